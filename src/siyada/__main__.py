@@ -1,0 +1,3 @@
+from siyada.cli import app
+
+app(prog_name="siyada")

@@ -1,0 +1,38 @@
+"""One Settings object for the whole application, built once and handed to every service."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+ENV_HOME = "SIYADA_HOME"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+
+    @classmethod
+    def resolve(cls, data_dir: Path | None = None) -> Settings:
+        """``--data-dir`` if given, else ``$SIYADA_HOME``, else the XDG data directory."""
+        if data_dir is not None:
+            chosen = data_dir
+        elif os.environ.get(ENV_HOME):
+            chosen = Path(os.environ[ENV_HOME])
+        else:
+            chosen = Path(user_data_dir("siyada", appauthor=False))
+        return cls(data_dir=chosen.expanduser().resolve())
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data directory on first use and return it."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RuntimeError(
+                f"cannot create the data directory {self.data_dir}: {error.strerror}; "
+                f"choose another with --data-dir or {ENV_HOME}"
+            ) from error
+        return self.data_dir

@@ -1,0 +1,146 @@
+"""Hashed character n-gram and word features, computed for a whole batch with numpy.
+
+The same code featurizes training data (scripts/train_lid.py) and inputs at run time, so the
+model sees identical features in both. Hashing is integer arithmetic modulo 2**64, hence the
+same on every platform.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+from siyada.lang.labels import Script
+from siyada.lang.normalize import character_tables
+
+MAX_NGRAM = 5
+BUCKET_BITS = 18
+MAX_CHARS = 2000
+"""Only the first ``MAX_CHARS`` characters of a text are read: enough evidence, bounded work."""
+
+SCRIPT_COLUMNS = (Script.ARABIC, Script.LATIN, Script.TIFINAGH)
+_SCRIPT_RANGES = (
+    ((0x0620, 0x064A), (0x066E, 0x06D3), (0x06FA, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF)),
+    ((0x61, 0x7A), (0xDF, 0x24F), (0x1E00, 0x1EFF), (0x2B7, 0x2B7)),
+    ((0x2D30, 0x2D6F),),
+)
+_SEPARATOR = 1  # code point between texts in the joined batch
+_SPACE = 32
+_BASE = np.uint64(0x100000001B3)  # FNV prime: odd, so invertible modulo 2**64
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_NOT_WORD = re.compile(r"[\W_]+")
+_ELONGATION = re.compile(r"(\w)\1{2,}")
+
+
+@dataclass(frozen=True)
+class Features:
+    """Sparse features of a batch: feature ``i`` belongs to text ``rows[i]``."""
+
+    rows: npt.NDArray[np.int64]
+    buckets: npt.NDArray[np.int64]
+    texts: int
+    letters: npt.NDArray[np.int64]
+    """Letters per text and script, shape ``(texts, len(SCRIPT_COLUMNS))``."""
+
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """Number of features of each text."""
+        return np.bincount(self.rows, minlength=self.texts)
+
+
+@cache
+def _key_table() -> dict[int, str]:
+    # Ta marbuta and hamza carriers are kept: they tell Standard Arabic from Darija.
+    return character_tables().base
+
+
+def feature_key(text: str) -> str:
+    """Lower-cased, normalized words of ``text`` joined by single spaces (the model's view)."""
+    folded = text[:MAX_CHARS].translate(_key_table()).lower()
+    return _ELONGATION.sub(r"\1", _NOT_WORD.sub(" ", folded)).strip()
+
+
+@cache
+def _powers(length: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    inverse = np.uint64(pow(int(_BASE), -1, 2**64))
+    one = np.ones(1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(length - 1, _BASE, dtype=np.uint64), dtype=np.uint64)
+        inverses = np.cumprod(np.full(length - 1, inverse, dtype=np.uint64), dtype=np.uint64)
+    return np.concatenate((one, powers)), np.concatenate((one, inverses))
+
+
+def _pow_arrays(length: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    size = 1 << max(10, (length - 1).bit_length())
+    powers, inverses = _powers(size)
+    return powers[:length], inverses[:length]
+
+
+def featurize_keys(keys: Sequence[str], bucket_bits: int = BUCKET_BITS) -> Features:
+    """Features of texts already passed through :func:`feature_key`.
+
+    Each word ``w`` contributes the character n-grams (1..MAX_NGRAM) of `` w `` that do not
+    cross a word boundary, and the whole word `` w `` as one more feature.
+    """
+    joined = "\x01".join(f" {key} " for key in keys)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    length = codes.size
+    powers, inverses = _pow_arrays(length + 1)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(length + 1, dtype=np.uint64)
+        np.cumsum(codes * powers[:length], out=prefix[1:])
+    is_space = codes == _SPACE
+    is_sep = codes == _SEPARATOR
+    rows_of_pos = np.cumsum(is_sep)
+    spaces_before = np.concatenate(([0], np.cumsum(is_space)))
+    seps_before = np.concatenate(([0], np.cumsum(is_sep)))
+
+    starts_all = np.arange(length)
+    row_parts: list[npt.NDArray[np.int64]] = []
+    hash_parts: list[npt.NDArray[np.uint64]] = []
+    for n in range(1, MAX_NGRAM + 1):
+        starts = starts_all[: max(length - n + 1, 0)]
+        ends = starts + n
+        no_sep = seps_before[ends] == seps_before[starts]
+        interior_spaces = spaces_before[ends - 1] - spaces_before[np.minimum(starts + 1, ends - 1)]
+        valid = no_sep & (interior_spaces == 0)
+        if n == 1:
+            valid &= ~is_space[starts]
+        elif n == 2:
+            valid &= ~(is_space[starts] & is_space[ends - 1])
+        starts = starts[valid]
+        with np.errstate(over="ignore"):
+            hashes = (prefix[starts + n] - prefix[starts]) * inverses[starts]
+            hashes ^= np.uint64(n) * _MIX
+        row_parts.append(rows_of_pos[starts])
+        hash_parts.append(hashes)
+
+    # Whole words with their boundary spaces: from each space to the next one.
+    space_positions = np.flatnonzero(is_space)
+    if space_positions.size > 1:
+        left, right = space_positions[:-1], space_positions[1:] + 1
+        same_text = seps_before[right] == seps_before[left]
+        left, right = left[same_text], right[same_text]
+        with np.errstate(over="ignore"):
+            word_hashes = (prefix[right] - prefix[left]) * inverses[left]
+            word_hashes ^= np.uint64(MAX_NGRAM + 1) * _MIX
+        row_parts.append(rows_of_pos[left])
+        hash_parts.append(word_hashes)
+
+    letters = np.zeros((len(keys), len(SCRIPT_COLUMNS)), dtype=np.int64)
+    for column, ranges in enumerate(_SCRIPT_RANGES):
+        in_script = np.zeros(length, dtype=bool)
+        for low, high in ranges:
+            in_script |= (codes >= low) & (codes <= high)
+        letters[:, column] = np.bincount(rows_of_pos[in_script], minlength=len(keys))
+
+    hashes = np.concatenate(hash_parts)
+    with np.errstate(over="ignore"):
+        mixed = hashes * _MIX
+    buckets = (mixed >> np.uint64(64 - bucket_bits)).astype(np.int64)
+    rows = np.concatenate(row_parts).astype(np.int64)
+    return Features(rows=rows, buckets=buckets, texts=len(keys), letters=letters)

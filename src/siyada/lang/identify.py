@@ -1,0 +1,146 @@
+"""Language and script identification for the eight Siyada labels.
+
+A multinomial logistic regression over hashed character n-grams and words
+(:mod:`siyada.lang.features`), trained by ``scripts/train_lid.py`` and shipped in
+``data/lid.npz``. The script of a text is decided first, from its letters; the model then only
+chooses among the labels written in that script.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+
+from siyada.lang.features import SCRIPT_COLUMNS, Features, feature_key, featurize_keys
+from siyada.lang.labels import LANGUAGE_LABELS, Label, Script
+
+MIN_LETTERS = 2
+"""Texts with fewer letters than this carry too little evidence and are labelled ``und``."""
+BATCH_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The language of one text: best label, its script, its probability, and all scores."""
+
+    label: Label
+    script: Script
+    confidence: float
+    scores: dict[Label, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "label": self.label.value,
+            "script": self.script.value,
+            "confidence": round(self.confidence, 4),
+            "scores": {label.value: round(score, 4) for label, score in self.scores.items()},
+        }
+
+
+UNDETERMINED = Identification(Label.UND, Script.COMMON, 1.0, {})
+
+
+class LanguageIdentifier:
+    """Scores texts with a linear model over hashed features."""
+
+    def __init__(
+        self,
+        weights: npt.NDArray[np.floating],
+        bias: npt.NDArray[np.floating],
+        labels: Sequence[Label],
+        bucket_bits: int,
+    ) -> None:
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.labels = tuple(labels)
+        self.bucket_bits = bucket_bits
+        self._script_mask = np.array(
+            [[label.script is script for label in self.labels] for script in SCRIPT_COLUMNS]
+        )
+
+    @classmethod
+    def from_npz(cls, payload: bytes) -> LanguageIdentifier:
+        with np.load(io.BytesIO(payload)) as archive:
+            labels = [Label(str(name)) for name in archive["labels"]]
+            return cls(archive["weights"], archive["bias"], labels, int(archive["bucket_bits"]))
+
+    def script_mask_for(self, scripts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which labels each text may take, given its dominant script column."""
+        mask: npt.NDArray[np.bool_] = self._script_mask[scripts]
+        return mask
+
+    def logits(self, features: Features) -> npt.NDArray[np.float64]:
+        """Unnormalized scores, shape ``(texts, labels)``; features scaled by 1/sqrt(count)."""
+        lengths = features.lengths()
+        scale = 1.0 / np.sqrt(np.maximum(lengths, 1))
+        gathered = self.weights[features.buckets]
+        sums = np.empty((features.texts, len(self.labels)), dtype=np.float64)
+        for column in range(len(self.labels)):
+            sums[:, column] = np.bincount(
+                features.rows, weights=gathered[:, column], minlength=features.texts
+            )
+        return sums * scale[:, None] + self.bias
+
+    def probabilities(self, features: Features) -> npt.NDArray[np.float64]:
+        """Label probabilities restricted to the labels of each text's dominant script."""
+        logits = self.logits(features)
+        allowed = self.script_mask_for(np.argmax(features.letters, axis=1))
+        logits = np.where(allowed, logits, -np.inf)
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        probs: npt.NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+        return probs
+
+    def identify_keys(self, keys: Sequence[str]) -> list[Identification]:
+        """Identify texts already reduced by :func:`feature_key`."""
+        if not keys:
+            return []
+        features = featurize_keys(keys, self.bucket_bits)
+        probs = self.probabilities(features)
+        evidence = features.letters.sum(axis=1)
+        results: list[Identification] = []
+        for row, letters in enumerate(evidence):
+            if letters < MIN_LETTERS:
+                results.append(UNDETERMINED)
+                continue
+            best = int(np.argmax(probs[row]))
+            label = self.labels[best]
+            scores = {name: float(p) for name, p in zip(self.labels, probs[row], strict=True)}
+            results.append(Identification(label, label.script, float(probs[row, best]), scores))
+        return results
+
+    def identify_batch(self, texts: Iterable[str]) -> list[Identification]:
+        keys = [feature_key(text) for text in texts]
+        results: list[Identification] = []
+        for start in range(0, len(keys), BATCH_SIZE):
+            results.extend(self.identify_keys(keys[start : start + BATCH_SIZE]))
+        return results
+
+
+@cache
+def default_identifier() -> LanguageIdentifier:
+    """The shipped model, loaded once per process."""
+    payload = resources.files("siyada.lang").joinpath("data/lid.npz").read_bytes()
+    identifier = LanguageIdentifier.from_npz(payload)
+    if set(identifier.labels) != set(LANGUAGE_LABELS):
+        raise RuntimeError("the shipped language-ID model does not cover the eight labels")
+    return identifier
+
+
+def identify(text: str) -> Identification:
+    """Language, script, confidence and per-label scores of ``text``.
+
+    ``und`` for empty text, digits, symbols and emoji, or fewer than two letters.
+    """
+    return default_identifier().identify_batch([text])[0]
+
+
+def identify_batch(texts: Iterable[str]) -> list[Identification]:
+    """:func:`identify` for many texts at once (much faster per text)."""
+    return default_identifier().identify_batch(texts)

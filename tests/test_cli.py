@@ -1,0 +1,155 @@
+"""The CLI contract other tools depend on, exercised through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from siyada import __version__
+
+
+def run(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "siyada", *args],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )
+
+
+def test_version_and_help() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == f"siyada {__version__}"
+    help_text = run("--help").stdout.decode()
+    assert "lang" in help_text
+    lang_help = run("lang", "--help").stdout.decode()
+    for command in ("identify", "translit", "normalize", "demo"):
+        assert command in lang_help
+
+
+def test_identify_stdin_one_json_line_per_input_line_in_order() -> None:
+    lines = ["wach 3ndek lwe9t?", "", "Bonjour tout le monde", "ⵜⴰⵎⴰⵣⵉⵖⵜ", "واش عندك الوقت؟"]
+    result = run("lang", "identify", "--json", stdin="\n".join(lines).encode() + b"\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [row["label"] for row in rows] == ["ary_Latn", "und", "fra_Latn", "zgh_Tfng", "ary_Arab"]
+    assert all({"label", "script", "confidence"} <= row.keys() for row in rows)
+
+
+def test_identify_spans_flag() -> None:
+    result = run(
+        "lang", "identify", "--json", "--spans", "wach 3ndek rendez-vous f l'hôpital ghda?"
+    )
+    row = json.loads(result.stdout)
+    assert row["label"] == "ary_Latn"
+    assert {span["label"] for span in row["spans"]} == {"ary_Latn", "fra_Latn"}
+
+
+def test_identify_plain_output_is_tab_separated() -> None:
+    result = run("lang", "identify", "salam labas", "hello there my friend")
+    rows = [line.split("\t") for line in result.stdout.decode().splitlines()]
+    assert [row[0] for row in rows] == ["ary_Latn", "eng_Latn"]
+    assert [row[1] for row in rows] == ["Latn", "Latn"]
+
+
+def test_invalid_utf8_and_control_characters_give_a_result_not_a_traceback() -> None:
+    stdin = b"\xff\xfe bad bytes \xc3\x28\n\x00\x01\x02\n\xf0\x9f\x99\x82\n"
+    result = run("lang", "identify", "--json", stdin=stdin)
+    assert result.returncode == 0
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(rows) == 3
+    assert rows[1]["label"] == "und" and rows[2]["label"] == "und"
+    assert b"not valid UTF-8" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_ten_megabyte_line() -> None:
+    line = ("kifach njded lbita9a " * 500_000).encode()
+    result = run("lang", "identify", "--json", stdin=line + b"\nsalam\n")
+    assert result.returncode == 0
+    rows = result.stdout.decode().splitlines()
+    assert len(rows) == 2 and json.loads(rows[0])["label"] == "ary_Latn"
+
+
+def test_translit_json_and_stdin() -> None:
+    result = run(
+        "lang",
+        "translit",
+        "--from",
+        "ary_Latn",
+        "--to",
+        "ary_Arab",
+        "--json",
+        stdin=b"wach\n\nbzaf\n",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert rows == [{"text": "واش"}, {"text": ""}, {"text": "بزاف"}]
+
+
+def test_translit_tifinagh() -> None:
+    result = run("lang", "translit", "--from", "ber_Latn", "--to", "zgh_Tfng", "tamaziɣt")
+    assert result.stdout.decode().strip() == "ⵜⴰⵎⴰⵣⵉⵖⵜ"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lang", "translit", "--from", "fra_Latn", "--to", "ary_Arab", "x"),
+        ("lang", "translit", "--from", "nope", "--to", "ary_Arab", "x"),
+        ("lang", "normalize", "--label", "xx_Yyyy", "x"),
+        ("lang", "frobnicate"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_a_message(args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr
+    assert result.stderr.strip()
+
+
+def test_normalize_command() -> None:
+    result = run("lang", "normalize", "--label", "ary_Latn", "BZZZZAF")
+    assert result.stdout.decode() == "bzaf\n"
+    result = run("lang", "normalize", "--json", stdin="بزااااف ٢٠٢٦\n".encode())
+    assert json.loads(result.stdout) == {"text": "بزاف 2026"}
+
+
+def test_data_dir_option_and_environment(tmp_path: Path) -> None:
+    by_option = run("--data-dir", str(tmp_path / "a"), "info", "--json")
+    assert json.loads(by_option.stdout)["data_dir"] == str(tmp_path / "a")
+    by_env = run("info", "--json", env={"SIYADA_HOME": str(tmp_path / "b")})
+    assert json.loads(by_env.stdout)["data_dir"] == str(tmp_path / "b")
+    default = run("info", "--json", env={"SIYADA_HOME": "", "XDG_DATA_HOME": str(tmp_path / "x")})
+    assert json.loads(default.stdout)["data_dir"] == str(tmp_path / "x" / "siyada")
+
+
+def test_demo_runs_on_the_bundled_sample() -> None:
+    result = run("lang", "demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "ary_Latn" in out and "zgh_Tfng" in out and "ⵜⴰⵎⴰⵣⵉⵖⵜ" in out
+
+
+def test_closed_pipe_is_not_an_error() -> None:
+    lines = b"salam\n" * 20_000
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siyada", "lang", "identify"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    proc.stdout.close()
+    _, err = proc.communicate(lines, timeout=120)
+    assert b"Traceback" not in err
