@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import islice
 from pathlib import Path
@@ -165,10 +165,9 @@ def identify_command(
         )
 
 
-def _text_rows(lines: Iterable[str], convert: Callable[[str], str], as_json: bool) -> Iterator[str]:
-    for line in lines:
-        converted = convert(line)
-        yield json.dumps({"text": converted}, ensure_ascii=False) if as_json else converted
+def _text_rows(converted: Iterable[str], as_json: bool) -> Iterator[str]:
+    for text in converted:
+        yield json.dumps({"text": text}, ensure_ascii=False) if as_json else text
 
 
 @lang_app.command("translit")
@@ -186,7 +185,7 @@ def translit_command(
             param_hint="'--from' / '--to'",
         )
     for chunk in _chunks(_inputs(texts)):
-        _emit(_text_rows(chunk, lambda line: transliterate(line, source, target), as_json))
+        _emit(_text_rows((transliterate(line, source, target) for line in chunk), as_json))
 
 
 @lang_app.command("normalize")
@@ -201,12 +200,14 @@ def normalize_command(
 ) -> None:
     """Normalize text (Unicode, Arabic letter variants and digits, Arabizi, Tifinagh)."""
     chosen = _label_option(label) if label is not None else None
-
-    def convert(line: str) -> str:
-        return normalize(line, chosen, fold_hamza=fold_hamza, fold_ta_marbuta=fold_ta_marbuta)
-
     for chunk in _chunks(_inputs(texts)):
-        _emit(_text_rows(chunk, convert, as_json))
+        # Identify a whole chunk at once rather than line by line inside normalize().
+        labels = [chosen] * len(chunk) if chosen else [r.label for r in identify_batch(chunk)]
+        normalized = (
+            normalize(line, line_label, fold_hamza=fold_hamza, fold_ta_marbuta=fold_ta_marbuta)
+            for line, line_label in zip(chunk, labels, strict=True)
+        )
+        _emit(_text_rows(normalized, as_json))
 
 
 @lang_app.command("demo")

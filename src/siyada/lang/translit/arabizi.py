@@ -51,6 +51,8 @@ def _key(arabic: str) -> str:
 class _Lexicon:
     to_arabic: dict[str, str]
     to_latin: dict[str, str]
+    entries: tuple[tuple[str, tuple[str, ...]], ...]
+    """(Arabic spelling, its Latin spellings with the usual one first), in file order."""
 
 
 @cache
@@ -58,16 +60,23 @@ def _lexicon() -> _Lexicon:
     path = resources.files("siyada.lang.translit").joinpath("tables/darija_lexicon.tsv")
     to_arabic: dict[str, str] = {}
     to_latin: dict[str, str] = {}
+    entries: list[tuple[str, tuple[str, ...]]] = []
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     for line in lines:
         arabic, _, latin = line.partition("\t")
         variants = [v.strip().lower() for v in latin.split("|") if v.strip()]
         if not arabic or not variants:
             continue
+        entries.append((arabic, tuple(variants)))
         to_latin.setdefault(_key(arabic), variants[0])
         for variant in variants:
             to_arabic.setdefault(variant, arabic)
-    return _Lexicon(to_arabic, to_latin)
+    return _Lexicon(to_arabic, to_latin, tuple(entries))
+
+
+def lexicon_entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The Darija lexicon: each Arabic spelling with its Latin spellings, usual one first."""
+    return _lexicon().entries
 
 
 @dataclass(frozen=True)
