@@ -20,9 +20,11 @@ from siyada.lang.identify import LanguageIdentifier, default_identifier
 from siyada.lang.labels import Label, Script
 
 _TOKEN = re.compile(r"\S+")
-CONTEXT_WEIGHT = 0.6
-"""How much a word leans towards the language of the rest of its script's words."""
-SWITCH_PENALTY = 2.0
+CONTEXT_WEIGHTS = {Script.ARABIC: 1.0, Script.LATIN: 0.05, Script.TIFINAGH: 0.0}
+"""How much a word leans towards the language of the other words of its script. Darija and
+Standard Arabic share most words, so in Arabic script the sentence decides; in Latin script a
+word's own letters tell French from Arabizi better than its neighbours do."""
+SWITCH_PENALTY = 0.5
 """Log-probability cost of changing language between two neighbouring words."""
 WINDOW_CHARS = MAX_CHARS
 """Long texts are segmented in windows of this many characters, so the work stays linear."""
@@ -76,7 +78,7 @@ def _segment(
 
     # The context of a word: all the words of the same script, identified together.
     context = np.zeros_like(word_logits)
-    for column in range(len(SCRIPT_COLUMNS)):
+    for column, script in enumerate(SCRIPT_COLUMNS):
         in_script = [
             key
             for key, script, ok in zip(keys, scripts, has_letters, strict=True)
@@ -84,10 +86,11 @@ def _segment(
         ]
         if in_script:
             joined = featurize_keys([" ".join(in_script)], identifier.bucket_bits)
-            context[(scripts == column) & has_letters] = identifier.logits(joined)[0]
+            weight = CONTEXT_WEIGHTS[script]
+            context[(scripts == column) & has_letters] = weight * identifier.logits(joined)[0]
 
     allowed = identifier.script_mask_for(scripts)
-    emissions = np.where(allowed, word_logits + CONTEXT_WEIGHT * context, -np.inf)
+    emissions = np.where(allowed, word_logits + context, -np.inf)
     emissions -= np.logaddexp.reduce(emissions, axis=1, keepdims=True)
     lettered = np.flatnonzero(has_letters)
     labels = np.full(len(tokens), -1)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+from siyada.lang.features import feature_key
 from siyada.lang.labels import Label
 from siyada.lang.normalize import character_tables
 from siyada.lang.translit.engine import load_table
 
-_LATIN_WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z0-9\u00C0-\u024F]+)*")
+_LATIN_WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’-][A-Za-z0-9\u00C0-\u024F]+)*")
 _ARABIC_WORD = re.compile(r"[\u0621-\u065F\u0670-\u06D3\u06FA-\u06FF\u0640]+")
 _FOREIGN_LETTERS = re.compile(r"[àâäçéèêëîïôöùûüœæñáíóú]")
 _DIGIT_ONLY = re.compile(r"\d+")
@@ -33,7 +34,8 @@ _CLITICS = (
 LEXICON_COUNT = 100
 """Weight of a lexicon word among the corpus counts: hand-checked spellings win ties."""
 _FOREIGN_LABELS = (Label.FRA_LATN, Label.ENG_LATN, Label.SPA_LATN)
-FOREIGN_CONFIDENCE = 0.9
+SURELY_EUROPEAN = 0.95
+LIKELY_EUROPEAN = 0.75
 
 
 @cache
@@ -182,15 +184,12 @@ def _known_arabic(word: str) -> str | None:
     return _most_frequent(_segments(word))
 
 
-def _looks_foreign(word: str) -> bool:
-    if _FOREIGN_LETTERS.search(word):
-        return True
-    if any(char.isdigit() for char in word):
-        return False
+def _european_probability(word: str) -> float:
+    """Probability, by the language-ID model, that a Latin-script word is French/English/Spanish."""
     from siyada.lang.identify import default_identifier
 
-    result = default_identifier().identify_keys([word])[0]
-    return result.label in _FOREIGN_LABELS and result.confidence >= FOREIGN_CONFIDENCE
+    result = default_identifier().identify_keys([feature_key(word)])[0]
+    return sum(result.scores.get(label, 0.0) for label in _FOREIGN_LABELS)
 
 
 @lru_cache(maxsize=200_000)
@@ -201,12 +200,18 @@ def arabizi_word_to_arabic(token: str) -> str:
     word = _ELONGATION.sub(r"\1", unicodedata.normalize("NFC", token).lower())
     if word in _lexicon().to_arabic:
         return _lexicon().to_arabic[word]
-    if _looks_foreign(word):
+    if _FOREIGN_LETTERS.search(word):
         return token
-    word = word.replace("'", "").replace("’", "")
-    known = _known_arabic(word)
+    has_digits = any(char.isdigit() for char in word)
+    european = 0.0 if has_digits else _european_probability(word)
+    word = word.replace("'", "").replace("’", "").replace("-", "")
+    # A spelling attested in Darija wins unless the word is plainly European; an unattested
+    # word that looks European (rendez-vous, hopital) is kept as written.
+    known = _known_arabic(word) if european < SURELY_EUROPEAN else None
     if known is not None:
         return known
+    if european >= LIKELY_EUROPEAN:
+        return token
     for prefix, arabic_prefix in _CLITICS:
         rest = word[len(prefix) :]
         if word.startswith(prefix) and len(rest) >= 3:
