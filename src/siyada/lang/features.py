@@ -39,7 +39,7 @@ _ELONGATION = re.compile(r"(\w)\1{2,}")
 
 @dataclass(frozen=True)
 class Features:
-    """Sparse features of a batch: feature ``i`` belongs to text ``rows[i]``."""
+    """Sparse features of a batch: feature ``i`` belongs to text ``rows[i]`` (ascending)."""
 
     rows: npt.NDArray[np.int64]
     buckets: npt.NDArray[np.int64]
@@ -62,6 +62,17 @@ def feature_key(text: str) -> str:
     """Lower-cased, normalized words of ``text`` joined by single spaces (the model's view)."""
     folded = text[:MAX_CHARS].translate(_key_table()).lower()
     return _ELONGATION.sub(r"\1", _NOT_WORD.sub(" ", folded)).strip()
+
+
+_NOT_WORD_OR_NEWLINE = re.compile(r"(?:[^\w\n]|_)+")
+
+
+def feature_keys(texts: Sequence[str]) -> list[str]:
+    """:func:`feature_key` of many texts, with one pass of each rule over the whole batch."""
+    joined = "\n".join(text[:MAX_CHARS].replace("\n", " ") for text in texts)
+    folded = joined.translate(_key_table()).lower()
+    cleaned = _ELONGATION.sub(r"\1", _NOT_WORD_OR_NEWLINE.sub(" ", folded))
+    return [key.strip() for key in cleaned.split("\n")] if texts else []
 
 
 @cache
@@ -93,43 +104,47 @@ def featurize_keys(keys: Sequence[str], bucket_bits: int = BUCKET_BITS) -> Featu
     with np.errstate(over="ignore"):
         prefix = np.zeros(length + 1, dtype=np.uint64)
         np.cumsum(codes * powers[:length], out=prefix[1:])
-    is_space = codes == _SPACE
-    is_sep = codes == _SEPARATOR
-    rows_of_pos = np.cumsum(is_sep)
+    # The separator between texts counts as a space: then no valid n-gram or word can span
+    # two texts, since every such span would hold a space inside or be a bare pair of spaces.
+    is_space = (codes == _SPACE) | (codes == _SEPARATOR)
+    rows_of_pos = np.cumsum(codes == _SEPARATOR)
     spaces_before = np.concatenate(([0], np.cumsum(is_space)))
-    seps_before = np.concatenate(([0], np.cumsum(is_sep)))
 
-    starts_all = np.arange(length)
-    row_parts: list[npt.NDArray[np.int64]] = []
-    hash_parts: list[npt.NDArray[np.uint64]] = []
+    # Feature kinds 0..MAX_NGRAM-1 are n-grams of n = kind + 1 starting at a position; the last
+    # kind is the whole word starting at a space. Laid out position-major, the valid features
+    # come out ordered by position, hence by text.
+    kinds = MAX_NGRAM + 1
+    hashes = np.empty((length, kinds), dtype=np.uint64)  # read only where valid
+    valid = np.zeros((length, kinds), dtype=bool)
     for n in range(1, MAX_NGRAM + 1):
-        starts = starts_all[: max(length - n + 1, 0)]
+        count = max(length - n + 1, 0)
+        starts = np.arange(count)
         ends = starts + n
-        no_sep = seps_before[ends] == seps_before[starts]
-        interior_spaces = spaces_before[ends - 1] - spaces_before[np.minimum(starts + 1, ends - 1)]
-        valid = no_sep & (interior_spaces == 0)
         if n == 1:
-            valid &= ~is_space[starts]
+            usable = ~is_space[:count]
         elif n == 2:
-            valid &= ~(is_space[starts] & is_space[ends - 1])
-        starts = starts[valid]
+            usable = ~(is_space[:count] & is_space[1:])
+        else:
+            usable = spaces_before[ends - 1] == spaces_before[starts + 1]
         with np.errstate(over="ignore"):
-            hashes = (prefix[starts + n] - prefix[starts]) * inverses[starts]
-            hashes ^= np.uint64(n) * _MIX
-        row_parts.append(rows_of_pos[starts])
-        hash_parts.append(hashes)
+            hashes[:count, n - 1] = (prefix[ends] - prefix[starts]) * inverses[:count]
+        valid[:count, n - 1] = usable
 
     # Whole words with their boundary spaces: from each space to the next one.
     space_positions = np.flatnonzero(is_space)
     if space_positions.size > 1:
         left, right = space_positions[:-1], space_positions[1:] + 1
-        same_text = seps_before[right] == seps_before[left]
-        left, right = left[same_text], right[same_text]
+        nonempty = right - left > 2
+        left, right = left[nonempty], right[nonempty]
         with np.errstate(over="ignore"):
-            word_hashes = (prefix[right] - prefix[left]) * inverses[left]
-            word_hashes ^= np.uint64(MAX_NGRAM + 1) * _MIX
-        row_parts.append(rows_of_pos[left])
-        hash_parts.append(word_hashes)
+            hashes[left, MAX_NGRAM] = (prefix[right] - prefix[left]) * inverses[left]
+        valid[left, MAX_NGRAM] = True
+
+    with np.errstate(over="ignore"):
+        hashes ^= np.arange(1, kinds + 1, dtype=np.uint64) * _MIX
+        mixed = hashes.ravel()[valid.ravel()] * _MIX
+    buckets = (mixed >> np.uint64(64 - bucket_bits)).astype(np.int64)
+    rows = np.repeat(rows_of_pos, valid.sum(axis=1)).astype(np.int64)
 
     letters = np.zeros((len(keys), len(SCRIPT_COLUMNS)), dtype=np.int64)
     for column, ranges in enumerate(_SCRIPT_RANGES):
@@ -138,9 +153,4 @@ def featurize_keys(keys: Sequence[str], bucket_bits: int = BUCKET_BITS) -> Featu
             in_script |= (codes >= low) & (codes <= high)
         letters[:, column] = np.bincount(rows_of_pos[in_script], minlength=len(keys))
 
-    hashes = np.concatenate(hash_parts)
-    with np.errstate(over="ignore"):
-        mixed = hashes * _MIX
-    buckets = (mixed >> np.uint64(64 - bucket_bits)).astype(np.int64)
-    rows = np.concatenate(row_parts).astype(np.int64)
     return Features(rows=rows, buckets=buckets, texts=len(keys), letters=letters)
