@@ -153,3 +153,33 @@ def test_closed_pipe_is_not_an_error() -> None:
     proc.stdout.close()
     _, err = proc.communicate(lines, timeout=120)
     assert b"Traceback" not in err
+
+
+def test_long_stream_keeps_order_and_bounded_memory() -> None:
+    """300k lines through a pipe: one output line each, in order, without holding the stream."""
+    lines = 300_000
+    script = (
+        "import resource, subprocess, sys\n"
+        "proc = subprocess.Popen([sys.executable, '-m', 'siyada', 'lang', 'identify'],\n"
+        "    stdin=subprocess.PIPE, stdout=subprocess.PIPE)\n"
+        "import threading\n"
+        "def feed():\n"
+        f"    for i in range({lines}):\n"
+        "        proc.stdin.write(b'wach 3ndek lwe9t ghda\\n' if i % 2 else b'Bonjour tout le monde\\n')\n"
+        "    proc.stdin.close()\n"
+        "threading.Thread(target=feed).start()\n"
+        "count = 0\n"
+        "for i, line in enumerate(proc.stdout):\n"
+        "    expected = b'ary_Latn' if i % 2 else b'fra_Latn'\n"
+        "    assert line.startswith(expected), (i, line)\n"
+        "    count += 1\n"
+        "proc.wait()\n"
+        "print(count, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=600, check=True
+    )
+    count, peak_kib = map(int, result.stdout.split())
+    assert count == lines
+    # The input alone is ~7 MB; the process must not grow with the stream.
+    assert peak_kib < 250_000
