@@ -155,29 +155,39 @@ def test_closed_pipe_is_not_an_error() -> None:
     assert b"Traceback" not in err
 
 
+STREAM_CHILD = """
+import resource, subprocess, sys, threading
+
+lines = int(sys.argv[1])
+proc = subprocess.Popen(
+    [sys.executable, "-m", "siyada", "lang", "identify"],
+    stdin=subprocess.PIPE,
+    stdout=subprocess.PIPE,
+)
+
+def feed():
+    for i in range(lines):
+        proc.stdin.write(b"wach 3ndek lwe9t ghda\\n" if i % 2 else b"Bonjour tout le monde\\n")
+    proc.stdin.close()
+
+threading.Thread(target=feed).start()
+count = 0
+for i, line in enumerate(proc.stdout):
+    assert line.startswith(b"ary_Latn" if i % 2 else b"fra_Latn"), (i, line)
+    count += 1
+proc.wait()
+print(count, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def test_long_stream_keeps_order_and_bounded_memory() -> None:
     """300k lines through a pipe: one output line each, in order, without holding the stream."""
     lines = 300_000
-    script = (
-        "import resource, subprocess, sys\n"
-        "proc = subprocess.Popen([sys.executable, '-m', 'siyada', 'lang', 'identify'],\n"
-        "    stdin=subprocess.PIPE, stdout=subprocess.PIPE)\n"
-        "import threading\n"
-        "def feed():\n"
-        f"    for i in range({lines}):\n"
-        "        proc.stdin.write(b'wach 3ndek lwe9t ghda\\n' if i % 2 else b'Bonjour tout le monde\\n')\n"
-        "    proc.stdin.close()\n"
-        "threading.Thread(target=feed).start()\n"
-        "count = 0\n"
-        "for i, line in enumerate(proc.stdout):\n"
-        "    expected = b'ary_Latn' if i % 2 else b'fra_Latn'\n"
-        "    assert line.startswith(expected), (i, line)\n"
-        "    count += 1\n"
-        "proc.wait()\n"
-        "print(count, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-    )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, timeout=600, check=True
+        [sys.executable, "-c", STREAM_CHILD, str(lines)],
+        capture_output=True,
+        timeout=600,
+        check=True,
     )
     count, peak_kib = map(int, result.stdout.split())
     assert count == lines
