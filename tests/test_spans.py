@@ -47,3 +47,14 @@ def test_long_text_is_segmented_in_linear_windows() -> None:
     assert spans[0].label is Label.ARY_LATN
     assert spans[-1].label is Label.FRA_LATN
     assert "".join(text[s.start : s.end] for s in spans).replace(" ", "") == text.replace(" ", "")
+
+
+def test_monolingual_sentences_stay_one_span() -> None:
+    for text, label in [
+        ("Le dossier doit être déposé à la commune avant la fin du mois.", Label.FRA_LATN),
+        ("Please bring your national ID card to the appointment.", Label.ENG_LATN),
+        ("¿Dónde está la oficina de correos más cercana?", Label.SPA_LATN),
+        ("had chi ma 3jbnich bzaf a sahbi", Label.ARY_LATN),
+        ("هل يمكنك مساعدتي في ملء هذه الاستمارة؟", Label.ARB_ARAB),
+    ]:
+        assert _labels(text) == [(text, label)]

@@ -20,11 +20,11 @@ from siyada.lang.identify import LanguageIdentifier, default_identifier
 from siyada.lang.labels import Label, Script
 
 _TOKEN = re.compile(r"\S+")
-CONTEXT_WEIGHTS = {Script.ARABIC: 1.0, Script.LATIN: 0.05, Script.TIFINAGH: 0.0}
+CONTEXT_WEIGHTS = {Script.ARABIC: 1.0, Script.LATIN: 0.2, Script.TIFINAGH: 0.0}
 """How much a word leans towards the language of the other words of its script. Darija and
 Standard Arabic share most words, so in Arabic script the sentence decides; in Latin script a
 word's own letters tell French from Arabizi better than its neighbours do."""
-SWITCH_PENALTY = 0.5
+SWITCH_PENALTY = 1.0
 """Log-probability cost of changing language between two neighbouring words."""
 WINDOW_CHARS = MAX_CHARS
 """Long texts are segmented in windows of this many characters, so the work stays linear."""
