@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from siyada.lang.features import MAX_CHARS, SCRIPT_COLUMNS, feature_key, featurize_keys
-from siyada.lang.identify import LanguageIdentifier, default_identifier
+from siyada.lang.identify import MIN_LETTERS, LanguageIdentifier, default_identifier
 from siyada.lang.labels import Label, Script
 
 _TOKEN = re.compile(r"\S+")
@@ -73,7 +73,8 @@ def _segment(
     keys = [feature_key(token.group()) for token in tokens]
     word_features = featurize_keys(keys, identifier.bucket_bits)
     scripts = np.argmax(word_features.letters, axis=1)
-    has_letters = word_features.letters.sum(axis=1) > 0
+    # One-letter words (a, f, l) carry too little evidence: they join the span around them.
+    has_letters = word_features.letters.sum(axis=1) >= MIN_LETTERS
     word_logits = identifier.logits(word_features)
 
     # The context of a word: all the words of the same script, identified together.
@@ -101,7 +102,7 @@ def _segment(
     current = -1
     for index, token in enumerate(tokens):
         label_index = labels[index]
-        if label_index < 0:  # punctuation, numbers, emoji: part of the span around them
+        if label_index < 0:  # punctuation, numbers, emoji, single letters: the span around
             label_index = current if current >= 0 else _next_label(labels, index)
         start, end = token.start(), token.end()
         if spans and label_index == current:
