@@ -25,14 +25,3 @@ class Settings:
         else:
             chosen = Path(user_data_dir("siyada", appauthor=False))
         return cls(data_dir=chosen.expanduser().resolve())
-
-    def ensure_data_dir(self) -> Path:
-        """Create the data directory on first use and return it."""
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise RuntimeError(
-                f"cannot create the data directory {self.data_dir}: {error.strerror}; "
-                f"choose another with --data-dir or {ENV_HOME}"
-            ) from error
-        return self.data_dir

@@ -8,6 +8,7 @@ words are left as they are. Arabic -> Arabizi: the lexicon's usual spelling, els
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ _CLITICS = (
     ("fl", "فال"), ("bl", "بال"), ("wl", "وال"),
     ("w", "و"), ("f", "ف"), ("b", "ب"), ("l", "ال"), ("d", "د"),
 )  # fmt: skip
+UNUSUAL_SPELLING_COST = 1.5
+"""Log-frequency given up for each segment spelled in a less usual way."""
 LEXICON_COUNT = 100
 """Weight of a lexicon word among the corpus counts: hand-checked spellings win ties."""
 _FOREIGN_LABELS = (Label.FRA_LATN, Label.ENG_LATN, Label.SPA_LATN)
@@ -41,7 +44,8 @@ LIKELY_EUROPEAN = 0.75
 @cache
 def _fold_table() -> dict[int, str]:
     tables = character_tables()
-    return {**tables.base, **tables.hamza}
+    # Alef maqsura stays: a final Arabizi a may be written ى (على) but never ي.
+    return {**tables.base, **tables.hamza, ord("ى"): "ى"}
 
 
 def _key(arabic: str) -> str:
@@ -152,27 +156,31 @@ def _default_spelling(segments: list[list[str]]) -> str:
     return "".join(options[0] for options in segments)
 
 
-def _most_frequent(segments: list[list[str]]) -> str | None:
-    """The most frequent known word among the spellings the segments allow.
+def _most_likely(segments: list[list[str]]) -> str | None:
+    """The known word that best explains the Arabizi spelling, or ``None``.
 
-    A depth-first walk that abandons a spelling as soon as no known word starts with it, so
-    long words with many ambiguous letters stay cheap.
+    Score: log frequency of the word, minus ``UNUSUAL_SPELLING_COST`` for every segment read in
+    a less usual way (a written vowel dropped, s read as ص...), a small noisy-channel model.
+    A depth-first walk abandons a spelling as soon as no known word starts with it, so long
+    words with many ambiguous letters stay cheap.
     """
     words = _word_counts()
     folded = [[_key(option) for option in options] for options in segments]
-    best: tuple[int, str] | None = None
-    stack: list[tuple[int, str]] = [(0, "")]
+    best: tuple[float, str] | None = None
+    stack: list[tuple[int, str, int]] = [(0, "", 0)]
     while stack:
-        index, prefix = stack.pop()
+        index, prefix, cost = stack.pop()
         if index == len(folded):
             found = words.counts.get(prefix)
-            if found is not None and (best is None or found[1] > best[0]):
-                best = (found[1], found[0])
+            if found is not None:
+                score = math.log(found[1]) - UNUSUAL_SPELLING_COST * cost
+                if best is None or score > best[0]:
+                    best = (score, found[0])
             continue
-        for option in folded[index]:
+        for rank, option in enumerate(folded[index]):
             candidate = prefix + option
             if candidate in words.prefixes:
-                stack.append((index + 1, candidate))
+                stack.append((index + 1, candidate, cost + rank))
     return None if best is None else best[1]
 
 
@@ -181,7 +189,7 @@ def _known_arabic(word: str) -> str | None:
     lexical = _lexicon().to_arabic.get(word)
     if lexical is not None:
         return lexical
-    return _most_frequent(_segments(word))
+    return _most_likely(_segments(word))
 
 
 def _european_probability(word: str) -> float:
