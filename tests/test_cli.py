@@ -125,6 +125,43 @@ def test_normalize_command() -> None:
     assert json.loads(result.stdout) == {"text": "بزاف 2026"}
 
 
+def test_output_is_utf8_whatever_the_locale() -> None:
+    result = run("lang", "translit", "--from", "ary_Latn", "--to", "ary_Arab", "bzaf",
+                 env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("utf-8").strip() == "بزاف"
+
+
+def test_closed_stdin_and_unwritable_stdout_are_clear_errors() -> None:
+    no_stdin = subprocess.run(
+        [sys.executable, "-m", "siyada", "lang", "identify"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert no_stdin.returncode == 0 and no_stdin.stdout == b""
+    closed = subprocess.run(
+        f"{sys.executable} -m siyada lang identify <&-", shell=True, capture_output=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert closed.returncode == 2
+    assert b"no standard input" in closed.stderr and b"Traceback" not in closed.stderr
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "siyada", "lang", "identify", "salam"],
+            stdout=full, stderr=subprocess.PIPE, timeout=120, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert b"cannot write the output" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_only_newline_ends_an_argument_line_and_spans_keep_columns() -> None:
+    result = run("lang", "identify", "salam\x0bsahbi\x0cyak")
+    assert len(result.stdout.decode().splitlines()) == 1
+    result = run("lang", "identify", "--spans", "salam\tsahbi, bonjour\ttout le monde")
+    columns = result.stdout.decode().rstrip("\n").split("\t")
+    assert len(columns) == 4
+    assert columns[3] == "ary_Latn[salam sahbi,] fra_Latn[bonjour tout le monde]"
+
+
 def test_data_dir_option_and_environment(tmp_path: Path) -> None:
     by_option = run("--data-dir", str(tmp_path / "a"), "info", "--json")
     assert json.loads(by_option.stdout)["data_dir"] == str(tmp_path / "a")
@@ -153,12 +190,14 @@ def test_closed_pipe_is_not_an_error() -> None:
     proc.stdout.close()
     _, err = proc.communicate(lines, timeout=120)
     assert b"Traceback" not in err
+    assert proc.returncode == 0
 
 
 STREAM_CHILD = """
 import resource, subprocess, sys, threading
 
-lines = int(sys.argv[1])
+lines, repeat = int(sys.argv[1]), int(sys.argv[2])
+darija, french = b"wach 3ndek lwe9t ghda " * repeat, b"Bonjour tout le monde " * repeat
 proc = subprocess.Popen(
     [sys.executable, "-m", "siyada", "lang", "identify"],
     stdin=subprocess.PIPE,
@@ -167,7 +206,7 @@ proc = subprocess.Popen(
 
 def feed():
     for i in range(lines):
-        proc.stdin.write(b"wach 3ndek lwe9t ghda\\n" if i % 2 else b"Bonjour tout le monde\\n")
+        proc.stdin.write((darija if i % 2 else french) + b"\\n")
     proc.stdin.close()
 
 threading.Thread(target=feed).start()
@@ -180,16 +219,16 @@ print(count, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-def test_long_stream_keeps_order_and_bounded_memory() -> None:
-    """300k lines through a pipe: one output line each, in order, without holding the stream."""
-    lines = 300_000
+@pytest.mark.parametrize(("lines", "repeat"), [(300_000, 1), (6_000, 150)])
+def test_long_stream_keeps_order_and_bounded_memory(lines: int, repeat: int) -> None:
+    """Many short lines or fewer long ones (~7 MB and ~20 MB through a pipe): one output line
+    each, in order, without the process growing with the stream."""
     result = subprocess.run(
-        [sys.executable, "-c", STREAM_CHILD, str(lines)],
+        [sys.executable, "-c", STREAM_CHILD, str(lines), str(repeat)],
         capture_output=True,
         timeout=600,
         check=True,
     )
     count, peak_kib = map(int, result.stdout.split())
     assert count == lines
-    # The input alone is ~7 MB; the process must not grow with the stream.
     assert peak_kib < 250_000

@@ -71,8 +71,14 @@ def test_features_do_not_depend_on_batch_neighbours(texts: list[str], pick: int)
     assert (together.letters[index] == alone.letters[0]).all()
 
 
-def test_huge_input_reads_a_bounded_prefix() -> None:
-    line = "wach 3ndek lwe9t " * 700_000  # about 12 MB
-    result = identify(line)
-    assert result.label is Label.ARY_LATN
-    assert len(feature_key(line)) <= MAX_CHARS
+def test_huge_input_is_identified_from_its_beginning() -> None:
+    line = "wach 3ndek lwe9t " * 700_000 + "bonjour " * 700_000  # about 18 MB
+    assert identify(line).label is Label.ARY_LATN
+    assert len(feature_key(line)) == pytest.approx(MAX_CHARS, abs=20)
+
+
+def test_batches_are_cut_by_characters_as_well_as_texts() -> None:
+    long_texts = ["kifach njded lbita9a lwatania " * 100] * 500 + ["Bonjour à tous"]
+    results = identify_batch(long_texts)
+    assert len(results) == 501
+    assert results[0].label is Label.ARY_LATN and results[-1].label is Label.FRA_LATN

@@ -41,7 +41,7 @@ def test_no_words_no_spans_and_symbols_only_is_und() -> None:
     assert [s.label for s in identify_spans("123 !!")] == [Label.UND]
 
 
-def test_long_text_is_segmented_in_linear_windows() -> None:
+def test_long_text_is_segmented_window_by_window() -> None:
     text = "wach 3ndek lwe9t " * 2000 + "merci beaucoup pour tout"
     spans = identify_spans(text)
     assert spans[0].label is Label.ARY_LATN

@@ -28,6 +28,23 @@ def test_tifinagh_latin_round_trip_is_identity(text: str) -> None:
     assert transliterate(latin, Label.BER_LATN, Label.ZGH_TFNG) == text
 
 
+IRCAM_LATIN = "abgdḍefkhḥɛxqijlmnurṛɣsṣctṭwyzẓ"
+# In Latin, gh kh ch sh are read as the informal spellings of ɣ x c: IRCAM Latin never needs
+# them, since it writes those sounds with single letters.
+ircam_latin_word = (
+    st.lists(st.sampled_from([*IRCAM_LATIN, "gʷ", "kʷ"]), min_size=1, max_size=12)
+    .map("".join)
+    .filter(lambda w: not any(pair in w for pair in ("gh", "kh", "ch", "sh")))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ircam_latin_word, min_size=1, max_size=6).map(" ".join))
+def test_ircam_latin_round_trip_is_identity(text: str) -> None:
+    tifinagh = transliterate(text, Label.BER_LATN, Label.ZGH_TFNG)
+    assert transliterate(tifinagh, Label.ZGH_TFNG, Label.BER_LATN) == text
+
+
 @pytest.mark.parametrize(
     ("latin", "tifinagh"),
     [
@@ -75,26 +92,21 @@ def test_arabizi_to_arabic(arabizi: str, arabic: str) -> None:
     assert transliterate(arabizi, Label.ARY_LATN, Label.ARY_ARAB) == arabic
 
 
-def test_arabizi_digits_stand_for_letters() -> None:
-    converted = transliterate("7ta 9alb 5ir 3la", Label.ARY_LATN, Label.ARY_ARAB)
-    assert converted.split()[0].startswith("ح")
-    assert converted.split()[1].startswith("ق")
-    assert converted.split()[2].startswith("خ")
-    assert converted.split()[3].startswith("ع")
+def test_arabizi_digits_and_x_stand_for_letters() -> None:
+    assert transliterate("7ta 9alb 5ir 3la", Label.ARY_LATN, Label.ARY_ARAB) == "حتى قلب خير على"
+    assert transliterate("xhal", Label.ARY_LATN, Label.ARY_ARAB) == "شحال"
 
 
 def test_french_words_and_numbers_stay_as_they_are() -> None:
     converted = transliterate(
         "wach 3ndek rendez-vous f l'hôpital 2026", Label.ARY_LATN, Label.ARY_ARAB
     )
-    assert "rendez" in converted and "vous" in converted
-    assert "l'hôpital" in converted
-    assert "2026" in converted
-    assert converted.startswith("واش")
+    assert converted == "واش عندك rendez-vous في l'hôpital 2026"
+    assert transliterate("3 x 4 = 12", Label.ARY_LATN, Label.ARY_ARAB) == "3 x 4 = 12"
 
 
 def test_arabic_to_arabizi() -> None:
-    assert transliterate("واش عندك الوقت؟", Label.ARY_ARAB, Label.ARY_LATN).startswith("wach ")
+    assert transliterate("واش عندك الوقت؟", Label.ARY_ARAB, Label.ARY_LATN) == "wach 3ndek lw9t?"
     assert transliterate("بزاف", Label.ARY_ARAB, Label.ARY_LATN) == "bzaf"
     assert transliterate("الدار", Label.ARY_ARAB, Label.ARY_LATN) == "ddar"
     assert transliterate("عافاك", Label.ARY_ARAB, Label.ARY_LATN) == "3afak"

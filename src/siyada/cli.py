@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from importlib import resources
-from itertools import islice
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
@@ -17,10 +18,13 @@ from siyada.config import ENV_HOME, Settings
 from siyada.lang import identify_batch, identify_spans, normalize, parse_label, transliterate
 from siyada.lang.identify import Identification
 from siyada.lang.labels import Label
+from siyada.lang.normalize import normalize_batch
 from siyada.lang.translit import CONVERTERS, supported_pairs
 
 CHUNK_LINES = 1024
-"""Lines read from stdin per batch: memory stays bounded however long the stream is."""
+CHUNK_CHARS = 1_000_000
+"""Input is processed in chunks of at most this many lines or characters (a chunk holds at
+least one line): memory stays bounded however long the stream is."""
 
 app = typer.Typer(
     help="Siyada: a sovereign AI stack for Morocco (Darija, Tamazight, Arabic, French).",
@@ -54,6 +58,10 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    # Output is UTF-8 whatever the locale: the texts are Arabic, Tifinagh and accented Latin.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8", errors="replace")
     ctx.obj = Settings.resolve(data_dir)
 
 
@@ -77,9 +85,9 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
     typer.echo("transliteration: " + "; ".join(supported_pairs()))
 
 
-def _stdin_lines(stream: TextIO | None = None) -> Iterator[str]:
+def _stdin_lines() -> Iterator[str]:
     """Lines of stdin without their line ends; undecodable bytes become U+FFFD (and a warning)."""
-    binary = (stream or sys.stdin).buffer
+    binary = sys.stdin.buffer
     warned = False
     for number, raw in enumerate(binary, start=1):
         try:
@@ -99,16 +107,27 @@ def _stdin_lines(stream: TextIO | None = None) -> Iterator[str]:
 def _inputs(texts: list[str] | None) -> Iterator[str]:
     if texts:
         for text in texts:
-            yield from text.splitlines() or [""]
+            # Only \n ends a line, as on stdin (str.splitlines would also split on \v, \f...).
+            yield from (line.rstrip("\r") for line in text.split("\n"))
     else:
+        if sys.stdin is None:
+            typer.echo("error: no standard input: pass texts as arguments or pipe them", err=True)
+            raise typer.Exit(2)
         if sys.stdin.isatty():
             typer.echo("reading one text per line from stdin (Ctrl-D to end)", err=True)
         yield from _stdin_lines()
 
 
 def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
-    iterator = iter(lines)
-    while chunk := list(islice(iterator, CHUNK_LINES)):
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        chunk.append(line)
+        size += len(line)
+        if len(chunk) == CHUNK_LINES or size >= CHUNK_CHARS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
         yield chunk
 
 
@@ -118,9 +137,13 @@ def _emit(rows: Iterable[str]) -> None:
             sys.stdout.write(row + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
-        sys.stderr.close()
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do. Pointing stdout
+        # at /dev/null keeps Python's exit-time flush from failing on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+    except (OSError, AttributeError) as error:  # stdout closed, full disk, ...
+        typer.echo(f"error: cannot write the output: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _label_option(value: str) -> Label:
@@ -144,7 +167,9 @@ def _identification_row(text: str, result: Identification, as_json: bool, with_s
         return json.dumps(payload, ensure_ascii=False)
     row = f"{result.label.value}\t{result.script.value}\t{result.confidence:.3f}"
     if with_spans:
-        row += "\t" + " ".join(f"{s.label.value}[{s.text}]" for s in identify_spans(text))
+        # Whitespace inside a span is collapsed so the row keeps its tab-separated columns.
+        spans = identify_spans(text)
+        row += "\t" + " ".join(f"{s.label.value}[{' '.join(s.text.split())}]" for s in spans)
     return row
 
 
@@ -201,36 +226,40 @@ def normalize_command(
     """Normalize text (Unicode, Arabic letter variants and digits, Arabizi, Tifinagh)."""
     chosen = _label_option(label) if label is not None else None
     for chunk in _chunks(_inputs(texts)):
-        # Identify a whole chunk at once rather than line by line inside normalize().
-        labels = [chosen] * len(chunk) if chosen else [r.label for r in identify_batch(chunk)]
-        normalized = (
-            normalize(line, line_label, fold_hamza=fold_hamza, fold_ta_marbuta=fold_ta_marbuta)
-            for line, line_label in zip(chunk, labels, strict=True)
+        normalized = normalize_batch(
+            chunk, chosen, fold_hamza=fold_hamza, fold_ta_marbuta=fold_ta_marbuta
         )
         _emit(_text_rows(normalized, as_json))
+
+
+DEMO_TRANSLITERATIONS = (
+    ("wach 3ndek lwe9t? bghit nchouf lbita9a lwatania", "ary_Latn", "ary_Arab"),
+    ("بغيت نجدد البطاقة الوطنية ديالي عافاك", "ary_Arab", "ary_Latn"),
+    ("azul fellawn, tamaziɣt tagʷrawt", "ber_Latn", "zgh_Tfng"),
+    ("ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵖⵔⵓⵎ", "zgh_Tfng", "ber_Latn"),
+    ("ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵖⵔⵓⵎ", "zgh_Tfng", "zgh_Arab"),
+)
+DEMO_NORMALIZATIONS = ("bzzzzaaaf", "بزااااف ٢٠٢٦ ﻻ", "ⴵⵓⵍⵗ")
+
+
+def _demo_rows() -> Iterator[str]:
+    sample = resources.files("siyada.lang").joinpath("samples/sample.txt").read_text("utf-8")
+    lines = sample.splitlines()
+    yield "Language identification, with code-switch spans:\n"
+    for line, result in zip(lines, identify_batch(lines), strict=True):
+        spans = identify_spans(line)
+        mixed = " + ".join(dict.fromkeys(span.label.value for span in spans)) if spans else "und"
+        yield f"  {result.label.value:9} {result.confidence:5.2f}  {mixed:20}  {line}"
+    yield "\nTransliteration:\n"
+    for text, source, target in DEMO_TRANSLITERATIONS:
+        yield f"  {source} -> {target}: {text}  =>  {transliterate(text, source, target)}"
+    yield "\nNormalization:\n"
+    for text in DEMO_NORMALIZATIONS:
+        yield f"  {text}  =>  {normalize(text)}"
+    yield "\nTry: siyada lang identify --spans 'wach nta mzyan? ça va?'"
 
 
 @lang_app.command("demo")
 def demo_command() -> None:
     """Run the language layer on the bundled sample of Moroccan text."""
-    sample = resources.files("siyada.lang").joinpath("samples/sample.txt").read_text("utf-8")
-    lines = sample.splitlines()
-    typer.echo("Language identification, with code-switch spans:\n")
-    for line, result in zip(lines, identify_batch(lines), strict=True):
-        spans = identify_spans(line)
-        mixed = " + ".join(dict.fromkeys(span.label.value for span in spans)) if spans else "und"
-        typer.echo(f"  {result.label.value:9} {result.confidence:5.2f}  {mixed:20}  {line}")
-    typer.echo("\nTransliteration:\n")
-    examples = [
-        ("wach 3ndek lwe9t? bghit nchouf lbita9a lwatania", "ary_Latn", "ary_Arab"),
-        ("بغيت نجدد البطاقة الوطنية ديالي عافاك", "ary_Arab", "ary_Latn"),
-        ("azul fellawn, tamaziɣt tagʷrawt", "ber_Latn", "zgh_Tfng"),
-        ("ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵖⵔⵓⵎ", "zgh_Tfng", "ber_Latn"),
-        ("ⵜⴰⵎⴰⵣⵉⵖⵜ ⴰⵖⵔⵓⵎ", "zgh_Tfng", "zgh_Arab"),
-    ]
-    for text, source, target in examples:
-        typer.echo(f"  {source} -> {target}: {text}  =>  {transliterate(text, source, target)}")
-    typer.echo("\nNormalization:\n")
-    for text in ["bzzzzaaaf", "بزااااف ٢٠٢٦ ﻻ", "ⴵⵓⵍⵗ"]:
-        typer.echo(f"  {text}  =>  {normalize(text)}")
-    typer.echo("\nTry: siyada lang identify --spans 'wach nta mzyan? ça va?'")
+    _emit(_demo_rows())

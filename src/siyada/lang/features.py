@@ -8,9 +8,10 @@ same on every platform.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -23,17 +24,20 @@ BUCKET_BITS = 18
 MAX_CHARS = 2000
 """Only the first ``MAX_CHARS`` characters of a text are read: enough evidence, bounded work."""
 
-SCRIPT_COLUMNS = (Script.ARABIC, Script.LATIN, Script.TIFINAGH)
-_SCRIPT_RANGES = (
-    ((0x0620, 0x064A), (0x066E, 0x06D3), (0x06FA, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF)),
-    ((0x61, 0x7A), (0xDF, 0x24F), (0x1E00, 0x1EFF), (0x2B7, 0x2B7)),
-    ((0x2D30, 0x2D6F),),
-)
+_LETTER_RANGES = {
+    Script.ARABIC: (
+        (0x0620, 0x064A), (0x066E, 0x06D3), (0x06FA, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF),
+    ),
+    Script.LATIN: ((0x61, 0x7A), (0xDF, 0x24F), (0x1E00, 0x1EFF), (0x2B7, 0x2B7)),
+    Script.TIFINAGH: ((0x2D30, 0x2D6F),),
+}  # fmt: skip
+"""Letters of each script as they appear in a feature key (lower-cased, normalized)."""
+SCRIPT_COLUMNS = tuple(_LETTER_RANGES)
 _SEPARATOR = 1  # code point between texts in the joined batch
 _SPACE = 32
 _BASE = np.uint64(0x100000001B3)  # FNV prime: odd, so invertible modulo 2**64
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_NOT_WORD = re.compile(r"[\W_]+")
+_NOT_WORD = re.compile(r"(?:[^\w\n]|_)+")
 _ELONGATION = re.compile(r"(\w)\1{2,}")
 
 
@@ -58,24 +62,25 @@ def _key_table() -> dict[int, str]:
     return character_tables().base
 
 
-def feature_key(text: str) -> str:
-    """Lower-cased, normalized words of ``text`` joined by single spaces (the model's view)."""
-    folded = text[:MAX_CHARS].translate(_key_table()).lower()
-    return _ELONGATION.sub(r"\1", _NOT_WORD.sub(" ", folded)).strip()
-
-
-_NOT_WORD_OR_NEWLINE = re.compile(r"(?:[^\w\n]|_)+")
-
-
 def feature_keys(texts: Sequence[str]) -> list[str]:
-    """:func:`feature_key` of many texts, with one pass of each rule over the whole batch."""
+    """Lower-cased, normalized words of each text joined by single spaces (the model's view).
+
+    Each rule runs once over the whole batch, joined by newlines, rather than once per text.
+    """
+    if not texts:
+        return []
     joined = "\n".join(text[:MAX_CHARS].replace("\n", " ") for text in texts)
-    folded = joined.translate(_key_table()).lower()
-    cleaned = _ELONGATION.sub(r"\1", _NOT_WORD_OR_NEWLINE.sub(" ", folded))
-    return [key.strip() for key in cleaned.split("\n")] if texts else []
+    folded = unicodedata.normalize("NFC", joined).translate(_key_table()).lower()
+    cleaned = _ELONGATION.sub(r"\1", _NOT_WORD.sub(" ", folded))
+    return [key.strip() for key in cleaned.split("\n")]
 
 
-@cache
+def feature_key(text: str) -> str:
+    """:func:`feature_keys` of one text."""
+    return feature_keys([text])[0]
+
+
+@lru_cache(maxsize=2)
 def _powers(length: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     inverse = np.uint64(pow(int(_BASE), -1, 2**64))
     one = np.ones(1, dtype=np.uint64)
@@ -147,7 +152,7 @@ def featurize_keys(keys: Sequence[str], bucket_bits: int = BUCKET_BITS) -> Featu
     rows = np.repeat(rows_of_pos, valid.sum(axis=1)).astype(np.int64)
 
     letters = np.zeros((len(keys), len(SCRIPT_COLUMNS)), dtype=np.int64)
-    for column, ranges in enumerate(_SCRIPT_RANGES):
+    for column, ranges in enumerate(_LETTER_RANGES.values()):
         in_script = np.zeros(length, dtype=bool)
         for low, high in ranges:
             in_script |= (codes >= low) & (codes <= high)

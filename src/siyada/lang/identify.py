@@ -17,12 +17,14 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from siyada.lang.features import SCRIPT_COLUMNS, Features, feature_keys, featurize_keys
+from siyada.lang.features import MAX_CHARS, SCRIPT_COLUMNS, Features, feature_keys, featurize_keys
 from siyada.lang.labels import LANGUAGE_LABELS, Label, Script
 
 MIN_LETTERS = 2
 """Texts with fewer letters than this carry too little evidence and are labelled ``und``."""
-BATCH_SIZE = 4096
+BATCH_TEXTS = 4096
+BATCH_CHARS = 400_000
+"""A batch is cut at whichever comes first: memory follows characters, not lines."""
 
 
 class Identification(NamedTuple):
@@ -77,8 +79,25 @@ class LanguageIdentifier:
 
     def logits(self, features: Features) -> npt.NDArray[np.float64]:
         """Unnormalized scores, shape ``(texts, labels)``; features scaled by 1/sqrt(count)."""
-        lengths = features.lengths()
+        sums, lengths = self.weight_sums(features)
+        return self.combine(sums, lengths)
+
+    def combine(
+        self, sums: npt.NDArray[np.float64], lengths: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        """Logits from summed feature weights and feature counts (see :meth:`weight_sums`)."""
         scale = 1.0 / np.sqrt(np.maximum(lengths, 1))
+        logits: npt.NDArray[np.float64] = sums * scale[:, None] + self.bias
+        return logits
+
+    def weight_sums(
+        self, features: Features
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Per text: the sum of its features' weights and its number of features.
+
+        Both add up over texts, so the logits of a run of words are cheap to get from its words.
+        """
+        lengths = features.lengths()
         sums = np.zeros((features.texts, len(self.labels)), dtype=np.float64)
         present = lengths > 0
         if present.any():
@@ -86,7 +105,7 @@ class LanguageIdentifier:
             offsets = (np.cumsum(lengths) - lengths)[present]
             gathered = np.take(self.weights, features.buckets, axis=0)
             sums[present] = np.add.reduceat(gathered, offsets, axis=0)
-        return sums * scale[:, None] + self.bias
+        return sums, lengths
 
     def probabilities(self, features: Features) -> npt.NDArray[np.float64]:
         """Label probabilities restricted to the labels of each text's dominant script."""
@@ -118,10 +137,16 @@ class LanguageIdentifier:
         return results
 
     def identify_batch(self, texts: Iterable[str]) -> list[Identification]:
-        keys = feature_keys(list(texts))
         results: list[Identification] = []
-        for start in range(0, len(keys), BATCH_SIZE):
-            results.extend(self.identify_keys(keys[start : start + BATCH_SIZE]))
+        batch: list[str] = []
+        size = 0
+        for text in texts:
+            batch.append(text)
+            size += min(len(text), MAX_CHARS)
+            if len(batch) == BATCH_TEXTS or size >= BATCH_CHARS:
+                results.extend(self.identify_keys(feature_keys(batch)))
+                batch, size = [], 0
+        results.extend(self.identify_keys(feature_keys(batch)))
         return results
 
 

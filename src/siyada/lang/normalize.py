@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -16,7 +17,8 @@ from importlib import resources
 from siyada.lang.labels import Label
 
 _WHITESPACE = re.compile(r"[^\S\n]+")
-_LATIN_ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
+LATIN_ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
+"""A letter written three times or more (bzzzzaf): Arabizi elongation."""
 # No Arabic word repeats a letter three times, so elongations fold whatever the language.
 _ARABIC_ELONGATION = re.compile(r"([\u0620-\u064A\u0671-\u06D3])\1{2,}")
 
@@ -65,6 +67,40 @@ def character_tables() -> _Tables:
     )
 
 
+def _base(text: str, fold_hamza: bool, fold_ta_marbuta: bool) -> str:
+    tables = character_tables()
+    result = unicodedata.normalize("NFC", text).translate(tables.base)
+    if fold_hamza:
+        result = result.translate(tables.hamza)
+    if fold_ta_marbuta:
+        result = result.translate(tables.ta_marbuta)
+    return _ARABIC_ELONGATION.sub(r"\1", _WHITESPACE.sub(" ", result).strip(" "))
+
+
+def _by_label(text: str, label: Label) -> str:
+    if label is Label.ARY_LATN:
+        text = LATIN_ELONGATION.sub(r"\1", text.lower())
+    return unicodedata.normalize("NFC", text)
+
+
+def normalize_batch(
+    texts: Sequence[str],
+    label: Label | str | None = None,
+    *,
+    fold_hamza: bool = False,
+    fold_ta_marbuta: bool = False,
+) -> list[str]:
+    """:func:`normalize` of many texts; without a label they are identified as one batch."""
+    based = [_base(text, fold_hamza, fold_ta_marbuta) for text in texts]
+    if label is not None:
+        return [_by_label(text, Label(label)) for text in based]
+    # Imported here: identification itself builds on this module's character tables.
+    from siyada.lang.identify import identify_batch
+
+    labels = [result.label for result in identify_batch(based)]
+    return [_by_label(text, found) for text, found in zip(based, labels, strict=True)]
+
+
 def normalize(
     text: str,
     label: Label | str | None = None,
@@ -78,27 +114,12 @@ def normalize(
     modifier letter ʷ that Tamazight uses for labialization —, alef variants to bare alef,
     alef maqsura to ya, tatweel and Arabic diacritics removed, Arabic-Indic and Persian digits
     to ASCII, Moroccan g (ڭ ݣ) to گ, neo-Tifinagh variants to the IRCAM letters, zero-width and
-    bidi control characters removed, runs of spaces collapsed.
+    bidi control characters removed, runs of spaces collapsed, Arabic letter elongations
+    reduced (``بزااااف`` -> ``بزاف``).
 
     For Darija in Latin letters (``label="ary_Latn"``, or no label and text identified as such):
-    lower case and letter elongations reduced (``bzzzzaf`` -> ``bzaf``). For Darija in Arabic
-    script, elongations are reduced whatever the label (``بزااااف`` -> ``بزاف``).
+    lower case and letter elongations reduced (``bzzzzaf`` -> ``bzaf``).
 
     ``fold_hamza`` also maps ؤ and ئ to و and ي; ``fold_ta_marbuta`` maps ة to ه (search keys).
     """
-    tables = character_tables()
-    result = unicodedata.normalize("NFC", text).translate(tables.base)
-    if fold_hamza:
-        result = result.translate(tables.hamza)
-    if fold_ta_marbuta:
-        result = result.translate(tables.ta_marbuta)
-    result = _ARABIC_ELONGATION.sub(r"\1", _WHITESPACE.sub(" ", result).strip(" "))
-    if label is None:
-        from siyada.lang.identify import identify
-
-        resolved = identify(result).label
-    else:
-        resolved = Label(label)
-    if resolved is Label.ARY_LATN:
-        result = _LATIN_ELONGATION.sub(r"\1", result.lower())
-    return unicodedata.normalize("NFC", result)
+    return normalize_batch([text], label, fold_hamza=fold_hamza, fold_ta_marbuta=fold_ta_marbuta)[0]

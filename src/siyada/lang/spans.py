@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from siyada.lang.features import MAX_CHARS, SCRIPT_COLUMNS, feature_key, featurize_keys
+from siyada.lang.features import MAX_CHARS, SCRIPT_COLUMNS, feature_keys, featurize_keys
 from siyada.lang.identify import MIN_LETTERS, LanguageIdentifier, default_identifier
 from siyada.lang.labels import Label, Script
 
@@ -24,6 +24,8 @@ CONTEXT_WEIGHTS = {Script.ARABIC: 1.0, Script.LATIN: 0.2, Script.TIFINAGH: 0.0}
 """How much a word leans towards the language of the other words of its script. Darija and
 Standard Arabic share most words, so in Arabic script the sentence decides; in Latin script a
 word's own letters tell French from Arabizi better than its neighbours do."""
+CONTEXT_WORDS = 10
+"""Neighbours on each side, in the same script, that make up a word's context."""
 SWITCH_PENALTY = 1.0
 """Log-probability cost of changing language between two neighbouring words."""
 WINDOW_CHARS = MAX_CHARS
@@ -67,57 +69,65 @@ def _viterbi(emissions: npt.NDArray[np.float64]) -> list[int]:
     return path[::-1]
 
 
-def _segment(
-    identifier: LanguageIdentifier, text: str, tokens: Sequence[re.Match[str]]
-) -> list[Span]:
-    keys = [feature_key(token.group()) for token in tokens]
+Run = tuple[int, int, Label]
+"""A span before its text is cut out: start, end, label."""
+
+
+def _segment(identifier: LanguageIdentifier, tokens: Sequence[re.Match[str]]) -> list[Run]:
+    keys = feature_keys([token.group() for token in tokens])
     word_features = featurize_keys(keys, identifier.bucket_bits)
-    scripts = np.argmax(word_features.letters, axis=1)
+    columns = np.argmax(word_features.letters, axis=1)
     # One-letter words (a, f, l) carry too little evidence: they join the span around them.
     has_letters = word_features.letters.sum(axis=1) >= MIN_LETTERS
-    word_logits = identifier.logits(word_features)
+    sums, lengths = identifier.weight_sums(word_features)
+    word_logits = identifier.combine(sums, lengths)
 
-    # The context of a word: all the words of the same script, identified together.
+    # The context of a word: the words of the same script around it (CONTEXT_WORDS on each
+    # side), scored as one text. Weight sums add up, so running sums give every window at once.
     context = np.zeros_like(word_logits)
     for column, script in enumerate(SCRIPT_COLUMNS):
-        in_script = [
-            key
-            for key, script, ok in zip(keys, scripts, has_letters, strict=True)
-            if ok and script == column
-        ]
-        if in_script:
-            joined = featurize_keys([" ".join(in_script)], identifier.bucket_bits)
-            weight = CONTEXT_WEIGHTS[script]
-            context[(scripts == column) & has_letters] = weight * identifier.logits(joined)[0]
+        members = np.flatnonzero(has_letters & (columns == column))
+        if members.size:
+            window_sums = _window_totals(sums[members])
+            window_lengths = _window_totals(lengths[members, None].astype(np.float64))[:, 0]
+            logits = identifier.combine(window_sums, window_lengths.astype(np.int64))
+            context[members] = CONTEXT_WEIGHTS[script] * logits
 
-    allowed = identifier.script_mask_for(scripts)
-    emissions = np.where(allowed, word_logits + context, -np.inf)
+    emissions = np.where(identifier.script_mask_for(columns), word_logits + context, -np.inf)
     emissions -= np.logaddexp.reduce(emissions, axis=1, keepdims=True)
     lettered = np.flatnonzero(has_letters)
     labels = np.full(len(tokens), -1)
     if lettered.size:
         labels[lettered] = _viterbi(emissions[lettered])
-
-    spans: list[Span] = []
-    current = -1
-    for index, token in enumerate(tokens):
-        label_index = labels[index]
-        if label_index < 0:  # punctuation, numbers, emoji, single letters: the span around
-            label_index = current if current >= 0 else _next_label(labels, index)
-        start, end = token.start(), token.end()
-        if spans and label_index == current:
-            last = spans[-1]
-            spans[-1] = Span(last.start, end, text[last.start : end], last.label, last.script)
-            continue
+        # Punctuation, numbers, emoji and single letters take the label of the word before
+        # them (or, at the start, of the first word).
+        last_word = np.maximum.accumulate(np.where(labels >= 0, np.arange(len(labels)), -1))
+        labels = labels[np.where(last_word >= 0, last_word, lettered[0])]
+    runs: list[Run] = []
+    for token, label_index in zip(tokens, labels.tolist(), strict=True):
         label = identifier.labels[label_index] if label_index >= 0 else Label.UND
-        spans.append(Span(start, end, text[start:end], label, label.script))
-        current = label_index
-    return spans
+        _extend(runs, (token.start(), token.end(), label))
+    return runs
 
 
-def _next_label(labels: npt.NDArray[np.int64], index: int) -> int:
-    following = labels[index:][labels[index:] >= 0]
-    return int(following[0]) if following.size else -1
+def _window_totals(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """For each row, the sum of the rows within ``CONTEXT_WORDS`` of it (inclusive)."""
+    running = np.concatenate(
+        (np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64))
+    )
+    rows = np.arange(values.shape[0])
+    upper = np.minimum(rows + CONTEXT_WORDS + 1, values.shape[0])
+    lower = np.maximum(rows - CONTEXT_WORDS, 0)
+    totals: npt.NDArray[np.float64] = running[upper] - running[lower]
+    return totals
+
+
+def _extend(runs: list[Run], run: Run) -> None:
+    """Append ``run``, merging it into the last run when they share a label."""
+    if runs and runs[-1][2] is run[2]:
+        runs[-1] = (runs[-1][0], run[1], run[2])
+    else:
+        runs.append(run)
 
 
 def _windows(text: str) -> Iterator[list[re.Match[str]]]:
@@ -134,14 +144,8 @@ def _windows(text: str) -> Iterator[list[re.Match[str]]]:
 def identify_spans(text: str, identifier: LanguageIdentifier | None = None) -> list[Span]:
     """Spans of consecutive words sharing a language, covering every word of ``text``."""
     model = identifier or default_identifier()
-    spans: list[Span] = []
+    runs: list[Run] = []
     for window in _windows(text):
-        for span in _segment(model, text, window):
-            if spans and spans[-1].label is span.label:
-                last = spans[-1]
-                spans[-1] = Span(
-                    last.start, span.end, text[last.start : span.end], last.label, last.script
-                )
-            else:
-                spans.append(span)
-    return spans
+        for run in _segment(model, window):
+            _extend(runs, run)
+    return [Span(start, end, text[start:end], label, label.script) for start, end, label in runs]

@@ -11,20 +11,21 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
-from siyada.lang.features import feature_key
+from siyada.lang.features import feature_keys
+from siyada.lang.identify import default_identifier
 from siyada.lang.labels import Label
-from siyada.lang.normalize import character_tables
+from siyada.lang.normalize import LATIN_ELONGATION, character_tables
 from siyada.lang.translit.engine import load_table
 
 _LATIN_WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’-][A-Za-z0-9\u00C0-\u024F]+)*")
 _ARABIC_WORD = re.compile(r"[\u0621-\u065F\u0670-\u06D3\u06FA-\u06FF\u0640]+")
 _FOREIGN_LETTERS = re.compile(r"[àâäçéèêëîïôöùûüœæñáíóú]")
 _DIGIT_ONLY = re.compile(r"\d+")
-_ELONGATION = re.compile(r"([^\W\d_])\1{2,}")
 _LATIN_PUNCTUATION = str.maketrans({"?": "؟", ",": "،", ";": "؛"})
 _ARABIC_PUNCTUATION = str.maketrans({"؟": "?", "،": ",", "؛": ";"})
 # Proclitics tried when a whole word is unknown; a bare l- is nearly always the article.
@@ -192,26 +193,59 @@ def _known_arabic(word: str) -> str | None:
     return _most_likely(_segments(word))
 
 
-def _european_probability(word: str) -> float:
-    """Probability, by the language-ID model, that a Latin-script word is French/English/Spanish."""
-    from siyada.lang.identify import default_identifier
+class _EuropeanProbabilities:
+    """Memo of the language-ID model's P(French or English or Spanish) for Latin words.
 
-    result = default_identifier().identify_keys([feature_key(word)])[0]
-    return sum(result.scores.get(label, 0.0) for label in _FOREIGN_LABELS)
+    Filled a text at a time with one model call for all its new words; cleared when full so
+    memory stays bounded.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.known: dict[str, float] = {}
+
+    def prefetch(self, words: Iterable[str]) -> None:
+        missing = list(dict.fromkeys(w for w in words if w not in self.known))
+        if not missing:
+            return
+        if len(self.known) + len(missing) > self.capacity:
+            self.known.clear()
+        results = default_identifier().identify_keys(feature_keys(missing))
+        for word, result in zip(missing, results, strict=True):
+            self.known[word] = sum(result.scores.get(label, 0.0) for label in _FOREIGN_LABELS)
+
+    def __getitem__(self, word: str) -> float:
+        if word not in self.known:
+            self.prefetch([word])
+        return self.known[word]
 
 
-@lru_cache(maxsize=200_000)
-def arabizi_word_to_arabic(token: str) -> str:
-    """One Arabizi word in Arabic script; foreign words and numbers come back unchanged."""
-    if _DIGIT_ONLY.fullmatch(token):
-        return token
-    word = _ELONGATION.sub(r"\1", unicodedata.normalize("NFC", token).lower())
+_EUROPEAN = _EuropeanProbabilities(capacity=200_000)
+MAX_CACHED_TOKEN = 40
+"""Longer tokens (URLs, garbage) are converted but not memoized, so caches stay small."""
+
+
+def _word_form(token: str) -> str:
+    return LATIN_ELONGATION.sub(r"\1", unicodedata.normalize("NFC", token).lower())
+
+
+def _needs_model(word: str) -> bool:
+    """Whether deciding ``word`` may need the language-ID model (see :func:`_convert_word`)."""
+    return not (
+        word in _lexicon().to_arabic
+        or _FOREIGN_LETTERS.search(word)
+        or any(char.isdigit() for char in word)
+        or len(word) < 2
+    )
+
+
+def _convert_word(token: str) -> str:
+    word = _word_form(token)
     if word in _lexicon().to_arabic:
         return _lexicon().to_arabic[word]
-    if _FOREIGN_LETTERS.search(word):
-        return token
-    has_digits = any(char.isdigit() for char in word)
-    european = 0.0 if has_digits else _european_probability(word)
+    if _FOREIGN_LETTERS.search(word) or _DIGIT_ONLY.fullmatch(word) or len(word) < 2:
+        return token  # French spelling, a number, or a lone letter such as the x of 3 x 4
+    european = _EUROPEAN[word] if _needs_model(word) else 0.0
     word = word.replace("'", "").replace("’", "").replace("-", "")
     # A spelling attested in Darija wins unless the word is plainly European; an unattested
     # word that looks European (rendez-vous, hopital) is kept as written.
@@ -229,8 +263,26 @@ def arabizi_word_to_arabic(token: str) -> str:
     return _default_spelling(_segments(word))
 
 
+_cached_convert_word = lru_cache(maxsize=200_000)(_convert_word)
+
+
+def forget_conversions() -> None:
+    """Empty the per-word memos (for benchmarks that time never-seen words)."""
+    _cached_convert_word.cache_clear()
+    _EUROPEAN.known.clear()
+
+
+def arabizi_word_to_arabic(token: str) -> str:
+    """One Arabizi word in Arabic script; foreign words and numbers come back unchanged."""
+    if len(token) > MAX_CACHED_TOKEN:
+        return _convert_word(token)
+    return _cached_convert_word(token)
+
+
 def arabizi_to_arabic(text: str) -> str:
     """``wach 3ndek lwe9t?`` -> ``واش عندك الوقت؟``."""
+    words = (_word_form(token) for token in _LATIN_WORD.findall(text))
+    _EUROPEAN.prefetch(word for word in words if _needs_model(word))
     converted = _LATIN_WORD.sub(lambda m: arabizi_word_to_arabic(m.group()), text)
     if converted == text:
         return text
