@@ -56,5 +56,8 @@ def test_monolingual_sentences_stay_one_span() -> None:
         ("¿Dónde está la oficina de correos más cercana?", Label.SPA_LATN),
         ("had chi ma 3jbnich bzaf a sahbi", Label.ARY_LATN),
         ("هل يمكنك مساعدتي في ملء هذه الاستمارة؟", Label.ARB_ARAB),
+        # Acronyms carry no language of their own: they stay in the span around them.
+        ("3afak fin n9der njded CIN dyali", Label.ARY_LATN),
+        ("بغيت نجدد CIN ديالي", Label.ARY_ARAB),
     ]:
         assert _labels(text) == [(text, label)]

@@ -20,6 +20,7 @@ from siyada.lang.identify import MIN_LETTERS, LanguageIdentifier, default_identi
 from siyada.lang.labels import Label, Script
 
 _TOKEN = re.compile(r"\S+")
+_ACRONYM = re.compile(r"\W*[A-Z]{2,5}s?\W*")
 CONTEXT_WEIGHTS = {Script.ARABIC: 1.0, Script.LATIN: 0.2, Script.TIFINAGH: 0.0}
 """How much a word leans towards the language of the other words of its script. Darija and
 Standard Arabic share most words, so in Arabic script the sentence decides; in Latin script a
@@ -77,8 +78,10 @@ def _segment(identifier: LanguageIdentifier, tokens: Sequence[re.Match[str]]) ->
     keys = feature_keys([token.group() for token in tokens])
     word_features = featurize_keys(keys, identifier.bucket_bits)
     columns = np.argmax(word_features.letters, axis=1)
-    # One-letter words (a, f, l) carry too little evidence: they join the span around them.
-    has_letters = word_features.letters.sum(axis=1) >= MIN_LETTERS
+    # One-letter words (a, f, l) and acronyms (ID, CIN, CNSS) say little about the language
+    # around them: they join the span they stand in.
+    acronyms = np.array([_ACRONYM.fullmatch(token.group()) is not None for token in tokens])
+    has_letters = (word_features.letters.sum(axis=1) >= MIN_LETTERS) & ~acronyms
     sums, lengths = identifier.weight_sums(word_features)
     word_logits = identifier.combine(sums, lengths)
 
