@@ -1,9 +1,11 @@
 """Darija between Latin letters with digits (Arabizi) and Arabic script.
 
 Arabizi -> Arabic: a lexicon of frequent words first (``tables/darija_lexicon.tsv``); then the
-rules of ``tables/arabizi_arabic.json`` spell every plausible Arabic form of the word and the
-one most frequent in Darija text (``data/darija_words.tsv``) wins. French, English and Spanish
-words are left as they are. Arabic -> Arabizi: the lexicon's usual spelling, else letter rules.
+rules of ``tables/arabizi_arabic.json`` spell the plausible Arabic forms of the word and the known
+one (``data/darija_words.tsv``) that best trades frequency against unusual readings wins; else
+the usual reading of each letter. French, English and Spanish words (judged by the language-ID
+model), numbers and lone letters are left as they are. Arabic -> Arabizi: the lexicon's usual
+spelling, else letter rules.
 """
 
 from __future__ import annotations
