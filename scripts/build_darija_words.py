@@ -36,9 +36,12 @@ def main() -> int:
     args = parser.parse_args()
     counts: defaultdict[str, float] = defaultdict(float)
     count_words(args.data / "lid" / "train" / "ary_Arab.txt", 1.0, counts)
-    supplement = REPO / "scripts" / "lid_supplement" / "ary_Arab.txt"
-    if supplement.exists():
-        count_words(supplement, 3.0, counts)
+    for supplement in (
+        REPO / "scripts" / "lid_supplement" / "ary_Arab.txt",
+        REPO / "scripts" / "lid_supplement" / "more" / "ary_Arab.txt",
+    ):
+        if supplement.exists():
+            count_words(supplement, 3.0, counts)
     count_words(args.data / "lid" / "train" / "arb_Arab.txt", STANDARD_ARABIC_WEIGHT, counts)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     rows = [(w, round(c)) for w, c in ranked if c >= MIN_COUNT or len(w) <= 2]

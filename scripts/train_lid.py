@@ -139,6 +139,38 @@ def without_code_switches(lines: list[str], foreign: frozenset[str]) -> list[str
     return cleaned
 
 
+MARKER_MIN_COUNT = 5
+PRESENT_TENSE = re.compile(r"^(?:ك|ت)(?:ا|ي|ن|ت)")
+MARKER_EXCESS = 10.0
+
+
+def darija_markers(split: LidSplit) -> frozenset[str]:
+    """Arabic-script words at least MARKER_EXCESS times more frequent in Darija than in MSA.
+
+    The pack's Darija is formal Wikipedia text: a short window of it without any such word
+    reads as Standard Arabic, and labelled Darija it would teach that formal means Darija.
+    """
+    darija: Counter[str] = Counter()
+    standard: Counter[str] = Counter()
+    for line in split.train[Label.ARY_ARAB] + split.supplement_train.get(Label.ARY_ARAB, []):
+        darija.update(feature_key(line).split())
+    for line in split.train[Label.ARB_ARAB] + split.supplement_train.get(Label.ARB_ARAB, []):
+        standard.update(feature_key(line).split())
+    # Topic words of the Wikipedia lines are rare in the MSA pack too; a marker must also be
+    # everyday Darija: a lexicon word, a word of the hand-written lines, or a ka-/ki- verb.
+    everyday = {feature_key(arabic) for arabic, _ in lexicon_entries()}
+    for line in split.supplement_train.get(Label.ARY_ARAB, []):
+        everyday.update(feature_key(line).split())
+    darija_total, standard_total = sum(darija.values()), sum(standard.values())
+    return frozenset(
+        word
+        for word, count in darija.items()
+        if count >= MARKER_MIN_COUNT
+        and count / darija_total > MARKER_EXCESS * (standard[word] + 1) / standard_total
+        and (word in everyday or PRESENT_TENSE.match(word))
+    )
+
+
 FREQUENT_WORDS = 3000
 
 
@@ -162,6 +194,7 @@ def training_samples(
         provenance[f"{label.value} {source}"] += len(items)
 
     foreign = foreign_vocabulary(split)
+    markers = darija_markers(split)
     for label in LANGUAGE_LABELS:
         lines = split.train[label]
         supplement = split.supplement_train.get(label, [])
@@ -170,6 +203,8 @@ def training_samples(
             supplement = without_code_switches(supplement, foreign)
         add(lines, label, "lines")
         windows = [w for line in lines for w in word_windows(line, rng, WINDOWS_PER_LINE)]
+        if label is Label.ARY_ARAB:
+            windows = [w for w in windows if set(feature_key(w).split()) & markers]
         add(windows, label, "word windows")
         add(supplement * SUPPLEMENT_REPEATS, label, f"hand-written (x{SUPPLEMENT_REPEATS})")
         add([w for line in supplement for w in word_windows(line, rng, 2)], label,
@@ -241,7 +276,9 @@ def write_card(path: Path, card: dict[str, Any]) -> None:
         "`ber_Latn Tifinagh lines in Latin` are Tifinagh lines transliterated to IRCAM Latin, half",
         "of them then spelled informally (gh, kh, ch, 3, no dots). Word windows are random runs",
         "of 1-8 words of longer lines, so short texts and both Arabic varieties are seen at all",
-        "lengths.",
+        "lengths; a window of the (formal, Wikipedia-style) Darija lines is kept only if it holds",
+        "an everyday Darija marker word, since without one it reads as Standard Arabic. French,",
+        "English and Spanish words are removed from Arabizi lines (code-switches) before training.",
         "",
         "| label and source | samples |",
         "|---|---:|",

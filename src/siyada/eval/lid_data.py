@@ -1,8 +1,8 @@
 """The language-ID training pack split into train and dev, identically for training and benchmarks.
 
 Reads ``<data>/lid/train/<label>.txt`` (the shared training pack) and the hand-written Moroccan
-supplement in ``scripts/lid_supplement/``. The split is deterministic (seeded), so the benchmark
-scores exactly the lines the model never saw.
+supplement in ``scripts/lid_supplement/`` and ``scripts/lid_supplement/more/``. The split is
+deterministic (seeded), so the benchmark scores exactly the lines the model never saw.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def load_lid_split(data_dir: Path, supplement_dir: Path | None = None) -> LidSpl
         lines = _read_lines(train_dir / f"{label.value}.txt")
         split.train[label], split.dev[label] = _split(lines, DEV_FRACTION, SEED)
         if supplement_dir is not None:
-            extra = _read_lines(supplement_dir / f"{label.value}.txt")
+            # The hand-written lines of a first and a second author (more/), split together.
+            extra = _read_lines(supplement_dir / f"{label.value}.txt") + _read_lines(
+                supplement_dir / "more" / f"{label.value}.txt"
+            )
             split.supplement_train[label], split.supplement_dev[label] = _split(
                 extra, SUPPLEMENT_DEV_FRACTION, SEED
             )
