@@ -241,6 +241,13 @@ def _needs_model(word: str) -> bool:
     )
 
 
+@lru_cache(maxsize=200_000)
+def _model_question(token: str) -> str | None:
+    """The word form of ``token`` whose European probability the conversion needs, if any."""
+    word = _word_form(token)
+    return word if _needs_model(word) else None
+
+
 def _convert_word(token: str) -> str:
     word = _word_form(token)
     if word in _lexicon().to_arabic:
@@ -283,8 +290,9 @@ def arabizi_word_to_arabic(token: str) -> str:
 
 def arabizi_to_arabic(text: str) -> str:
     """``wach 3ndek lwe9t?`` -> ``واش عندك الوقت؟``."""
-    words = (_word_form(token) for token in _LATIN_WORD.findall(text))
-    _EUROPEAN.prefetch(word for word in words if _needs_model(word))
+    # Memoized per token, so text that is already converted costs a dict lookup per word.
+    words = (_model_question(token) for token in _LATIN_WORD.findall(text))
+    _EUROPEAN.prefetch(word for word in words if word is not None)
     converted = _LATIN_WORD.sub(lambda m: arabizi_word_to_arabic(m.group()), text)
     if converted == text:
         return text
