@@ -9,11 +9,17 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 ENV_HOME = "SIYADA_HOME"
+ENV_EMBEDDER = "SIYADA_EMBEDDER"
+DEFAULT_EMBEDDER = "e5"
+DEFAULT_MAX_FILE_MB = 200
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    embedder: str = DEFAULT_EMBEDDER
+    """``e5`` (in process), ``none`` (lexical search only) or ``openai:URL#MODEL``."""
+    max_file_mb: int = DEFAULT_MAX_FILE_MB
 
     @classmethod
     def resolve(cls, data_dir: Path | None = None) -> Settings:
@@ -24,4 +30,15 @@ class Settings:
             chosen = Path(os.environ[ENV_HOME])
         else:
             chosen = Path(user_data_dir("siyada", appauthor=False))
-        return cls(data_dir=chosen.expanduser().resolve())
+        return cls(
+            data_dir=chosen.expanduser().resolve(),
+            embedder=os.environ.get(ENV_EMBEDDER) or DEFAULT_EMBEDDER,
+        )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "siyada.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"

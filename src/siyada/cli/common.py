@@ -1,0 +1,94 @@
+"""Helpers every command shares: reading lines from stdin in bounded chunks, writing output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Annotated
+
+import typer
+
+from siyada.lang import parse_label
+from siyada.lang.labels import Label
+
+CHUNK_LINES = 1024
+CHUNK_CHARS = 1_000_000
+"""Input is processed in chunks of at most this many lines or characters (a chunk holds at
+least one line): memory stays bounded however long the stream is."""
+
+
+def stdin_lines() -> Iterator[str]:
+    """Lines of stdin without their line ends; undecodable bytes become U+FFFD (and a warning)."""
+    binary = sys.stdin.buffer
+    warned = False
+    for number, raw in enumerate(binary, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("utf-8", errors="replace")
+            if not warned:
+                typer.echo(
+                    f"warning: line {number} is not valid UTF-8; undecodable bytes were replaced "
+                    "with U+FFFD (further such lines are not reported)",
+                    err=True,
+                )
+                warned = True
+        yield line.rstrip("\r\n")
+
+
+def inputs(texts: list[str] | None) -> Iterator[str]:
+    if texts:
+        for text in texts:
+            # Only \n ends a line, as on stdin (str.splitlines would also split on \v, \f...).
+            yield from (line.rstrip("\r") for line in text.split("\n"))
+    else:
+        if sys.stdin is None:
+            typer.echo("error: no standard input: pass texts as arguments or pipe them", err=True)
+            raise typer.Exit(2)
+        if sys.stdin.isatty():
+            typer.echo("reading one text per line from stdin (Ctrl-D to end)", err=True)
+        yield from stdin_lines()
+
+
+def chunks(lines: Iterable[str], max_lines: int = CHUNK_LINES) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        chunk.append(line)
+        size += len(line)
+        if len(chunk) == max_lines or size >= CHUNK_CHARS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def emit(rows: Iterable[str]) -> None:
+    try:
+        for row in rows:
+            sys.stdout.write(row + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do. Pointing stdout
+        # at /dev/null keeps Python's exit-time flush from failing on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except (OSError, AttributeError) as error:  # stdout closed, full disk, ...
+        typer.echo(f"error: cannot write the output: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def label_option(value: str) -> Label:
+    try:
+        return parse_label(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+TextsArgument = Annotated[
+    list[str] | None, typer.Argument(help="Texts to process; one per line from stdin when omitted.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per input line.")]
+
+

@@ -1,0 +1,303 @@
+"""``siyada ingest``, ``siyada search`` and ``siyada collections``: the knowledge base."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from siyada.cli.common import chunks, emit, inputs, label_option
+from siyada.config import Settings
+from siyada.knowledge import Filters, KnowledgeBase, QueryResults, SearchMode
+from siyada.knowledge.embed import EmbeddingError
+from siyada.knowledge.ingest import FileResult, IngestReport, Outcome
+from siyada.knowledge.store import DEFAULT_TENANT, StoreError
+
+SNIPPET_CHARS = 240
+SEARCH_BATCH = 64
+"""Queries embedded and answered together when they come from stdin."""
+
+collections_app = typer.Typer(help="List, show and delete collections.", no_args_is_help=False)
+CollectionOption = Annotated[
+    str, typer.Option("--collection", "-c", help="The collection's name.", show_default=False)
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest_command)
+    app.command("search")(search_command)
+    app.add_typer(collections_app, name="collections")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _open(ctx: typer.Context, embedder: str | None = None) -> KnowledgeBase:
+    settings: Settings = ctx.find_root().obj
+    if embedder is not None:
+        settings = replace(settings, embedder=embedder)
+    try:
+        return KnowledgeBase(settings)
+    except (StoreError, OSError) as error:
+        raise _fail(f"cannot open the store in {settings.data_dir}: {error}", 1) from None
+
+
+class _IngestProgress:
+    """A progress bar on stderr (files, pages per second) when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.pages = 0
+        self._progress = Progress(
+            TextColumn("[bold]ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files · {task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=not sys.stderr.isatty(),
+        )
+        self._task = self._progress.add_task("ingest", total=None, rate="")
+
+    def __enter__(self) -> _IngestProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def start(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def advance(self, result: FileResult) -> None:
+        self.pages += result.pages
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = f"{self.pages / elapsed:.1f} pages/s" if self.pages else ""
+        self._progress.update(self._task, advance=1, rate=rate)
+
+
+def _report_payload(name: str, report: IngestReport, seconds: float) -> dict[str, object]:
+    return {
+        "collection": name,
+        **{outcome.value: report.count(outcome) for outcome in Outcome},
+        "pages": report.pages,
+        "chunks": sum(result.chunks for result in report.results),
+        "seconds": round(seconds, 2),
+        "failures": [{"document": r.name, "reason": r.reason} for r in report.failed],
+    }
+
+
+def _report_lines(name: str, report: IngestReport, seconds: float) -> Iterator[str]:
+    counts = ", ".join(f"{report.count(outcome)} {outcome.value}" for outcome in Outcome)
+    chunks_count = sum(result.chunks for result in report.results)
+    rate = report.pages / seconds if seconds > 0 else 0.0
+    yield (
+        f"collection {name!r}: {counts}; {report.pages} pages, {chunks_count} chunks"
+        f" in {seconds:.1f} s ({rate:.1f} pages/s)"
+    )
+    for result in report.failed:
+        yield f"  failed: {result.name}: {result.reason}"
+    if report.failed:
+        yield "The other files were ingested; fix or remove the failed ones and run again."
+
+
+def ingest_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    collection: CollectionOption,
+    prune: Annotated[
+        bool, typer.Option(help="Remove documents whose files are gone from these folders.")
+    ] = False,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            help="For a new collection: e5 (default, in process), none, or openai:URL#MODEL."
+        ),
+    ] = None,
+    max_file_mb: Annotated[int, typer.Option(min=1, help="Skip files larger than this.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Ingest PDF, Word, OpenDocument, HTML, Markdown and text files into a collection."""
+    knowledge = _open(ctx, embedder)
+    knowledge.settings = replace(knowledge.settings, max_file_mb=max_file_mb)
+    started = time.perf_counter()
+    try:
+        with _IngestProgress() as progress:
+            report = knowledge.ingest(
+                DEFAULT_TENANT,
+                collection,
+                paths,
+                prune=prune,
+                on_start=progress.start,
+                on_file=progress.advance,
+            )
+    except (StoreError, EmbeddingError) as error:
+        raise _fail(str(error)) from None
+    finally:
+        knowledge.close()
+    seconds = time.perf_counter() - started
+    if as_json:
+        emit([json.dumps(_report_payload(collection, report, seconds), ensure_ascii=False)])
+    else:
+        emit(_report_lines(collection, report, seconds))
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _date_option(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _result_rows(results: QueryResults, as_json: bool) -> Iterator[str]:
+    if as_json:
+        payload = {
+            "query": results.query,
+            "language": results.label,
+            "results": [
+                {
+                    "document": hit.chunk.document,
+                    "page": hit.chunk.page,
+                    "chunk_id": hit.chunk.id,
+                    "score": round(hit.score, 6),
+                    "heading": hit.chunk.heading_path,
+                    "language": hit.chunk.language,
+                    "text": hit.chunk.text,
+                }
+                for hit in results.hits
+            ],
+        }
+        yield json.dumps(payload, ensure_ascii=False)
+        return
+    yield f"query: {results.query}  [{results.label}]"
+    if not results.hits:
+        yield "  no results"
+    for number, hit in enumerate(results.hits, start=1):
+        page = f" p.{hit.chunk.page}" if hit.chunk.page else ""
+        heading = f"  § {hit.chunk.heading_path}" if hit.chunk.heading_path else ""
+        snippet = " ".join(hit.chunk.text.split())
+        if len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+        yield f"{number:3}. {hit.score:.4f}  {hit.chunk.document}{page}{heading}"
+        yield f"     {snippet}"
+
+
+def search_command(
+    ctx: typer.Context,
+    collection: CollectionOption,
+    query: Annotated[
+        str | None, typer.Argument(help="The query; one query per line from stdin when omitted.")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="Results per query.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query.")] = False,
+    mode: Annotated[SearchMode, typer.Option(help="Which rankings to use.")] = SearchMode.FUSED,
+    document: Annotated[
+        list[str] | None, typer.Option(help="Only these documents (name or path); repeatable.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Only chunks in this language label, e.g. fra_Latn.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Documents dated on or after YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Documents dated on or before YYYY-MM-DD.")] = None,
+) -> None:
+    """Search a collection in any language or script; ranked chunks with document and page."""
+    filters = Filters(
+        documents=tuple(document or ()),
+        language=label_option(language) if language else None,
+        since=_date_option(since),
+        until=_date_option(until),
+    )
+    knowledge = _open(ctx)
+    try:
+        knowledge.collection(DEFAULT_TENANT, collection)
+        lines = inputs([query] if query is not None else None)
+        for batch in chunks(lines, max_lines=SEARCH_BATCH):
+            texts = [text.strip() for text in batch]
+            answered = iter(
+                knowledge.search(
+                    DEFAULT_TENANT, collection, [t for t in texts if t], k=k, filters=filters,
+                    mode=mode,
+                )
+            )  # fmt: skip
+            rows: list[str] = []
+            for text in texts:
+                results = next(answered) if text else QueryResults(text, "und", [])
+                rows.extend(_result_rows(results, as_json))
+            emit(rows)
+    except (StoreError, EmbeddingError) as error:
+        raise _fail(str(error)) from None
+    finally:
+        knowledge.close()
+
+
+@collections_app.callback(invoke_without_command=True)
+def list_collections(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List the collections (with no sub-command)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    knowledge = _open(ctx)
+    try:
+        summaries = knowledge.collections(DEFAULT_TENANT)
+    finally:
+        knowledge.close()
+    if as_json:
+        emit(json.dumps(summary.__dict__, ensure_ascii=False) for summary in summaries)
+        return
+    if not summaries:
+        emit(["no collections yet: siyada ingest PATH --collection NAME"])
+    emit(
+        f"{s.name}\t{s.documents} documents\t{s.chunks} chunks\tembedder {s.embedder}"
+        for s in summaries
+    )
+
+
+@collections_app.command("show")
+def show_collection(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The collection's name.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a collection's documents."""
+    knowledge = _open(ctx)
+    try:
+        records = knowledge.store.documents(knowledge.collection(DEFAULT_TENANT, name))
+    except StoreError as error:
+        raise _fail(str(error)) from None
+    finally:
+        knowledge.close()
+    if as_json:
+        emit(json.dumps(record.__dict__, ensure_ascii=False) for record in records)
+        return
+    emit(f"{r.name}\t{r.format}\t{r.pages} pages\t{r.chunks} chunks" for r in records)
+
+
+@collections_app.command("delete")
+def delete_collection(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The collection's name.")]
+) -> None:
+    """Delete a collection, its documents and their chunks."""
+    knowledge = _open(ctx)
+    try:
+        knowledge.delete_collection(DEFAULT_TENANT, name)
+    except StoreError as error:
+        raise _fail(str(error)) from None
+    finally:
+        knowledge.close()
+    emit([f"deleted collection {name!r}"])

@@ -1,0 +1,29 @@
+"""Where documents and chunks live: a Protocol and its implementations."""
+
+from siyada.knowledge.store.base import (
+    DEFAULT_TENANT,
+    ChunkRecord,
+    Collection,
+    CollectionSummary,
+    DocumentRecord,
+    IndexRow,
+    NewChunk,
+    NewDocument,
+    Store,
+    StoreError,
+)
+from siyada.knowledge.store.sqlite import SQLiteStore
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "ChunkRecord",
+    "Collection",
+    "CollectionSummary",
+    "DocumentRecord",
+    "IndexRow",
+    "NewChunk",
+    "NewDocument",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+]
