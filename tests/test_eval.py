@@ -11,6 +11,8 @@ from siyada.eval.metrics import (
     edit_distance,
     f1_per_label,
     macro_f1,
+    recall_at_k,
+    reciprocal_rank,
 )
 
 
@@ -41,3 +43,12 @@ def test_word_windows_are_runs_of_the_line() -> None:
         assert 1 <= len(window.split()) <= 8
         assert window in line
     assert word_windows("single", random.Random(1), 3) == []
+
+
+def test_recall_and_reciprocal_rank() -> None:
+    ranked = ["a.md", "b.md", "c.md", "a.md"]
+    assert recall_at_k(ranked, {"c.md"}, 3) == 1.0
+    assert recall_at_k(ranked, {"c.md"}, 2) == 0.0
+    assert reciprocal_rank(ranked, {"b.md", "c.md"}, 10) == 0.5
+    assert reciprocal_rank(ranked, {"z.md"}, 10) == 0.0
+    assert reciprocal_rank(ranked, {"c.md"}, 2) == 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 
 def f1_per_label(
@@ -51,3 +51,16 @@ def character_error_rate(pairs: Sequence[tuple[str, str]]) -> float:
     """Edit distance over reference length, summed over ``(hypothesis, reference)`` pairs."""
     errors = sum(edit_distance(hypothesis, reference) for hypothesis, reference in pairs)
     return errors / max(1, sum(len(reference) for _, reference in pairs))
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """1.0 when one of the first ``k`` ranked items is relevant (one relevant item expected)."""
+    return 1.0 if any(item in relevant for item in ranked[:k]) else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """1 / rank of the first relevant item within the first ``k``, else 0."""
+    for rank, item in enumerate(ranked[:k], start=1):
+        if item in relevant:
+            return 1.0 / rank
+    return 0.0

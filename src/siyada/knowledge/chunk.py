@@ -121,9 +121,14 @@ def chunk_blocks(blocks: list[Block]) -> list[Chunk]:
             headings.append((block.level, block.text))
         elif block.kind is BlockKind.TABLE:
             flush()
-            for piece in _table_pieces(block.text, MAX_CHARS):
-                add(piece, offset + max(block.text.find(piece.split("\n")[-1]), 0), block.page)
-                flush()
+            rows_from = 0
+            for number, piece in enumerate(_table_pieces(block.text, MAX_CHARS)):
+                # Pieces after the first repeat the header: their offsets span their own rows.
+                body = piece if number == 0 else piece.split("\n", 1)[1]
+                rows_from = block.text.find(body, rows_from)
+                start = offset + rows_from
+                path = tuple(title for _, title in headings)
+                chunks.append(Chunk(len(chunks), piece, path, block.page, start, start + len(body)))
         else:
             position = offset
             for piece in _pieces(block.text, MAX_CHARS):

@@ -128,23 +128,27 @@ def word_keys(word: str, label: Label) -> tuple[str, ...]:
         return (f"n:{word.lstrip('0') or '0'}",)
     script = _script_of(word)
     keys: list[str] = []
+    # Names are compared without the Arabic article and endings: المغرب and Maghreb.
+    consonants_of = word
     if script == "Arab":
-        keys.append(f"a:{arabic_stem(word)}")
+        consonants_of = arabic_stem(word)
+        keys.append(f"a:{consonants_of}")
     elif script == "Tfng":
-        word = tifinagh_to_latin(word)
-        keys.append(f"b:{tamazight_fold(word)}")
+        consonants_of = tifinagh_to_latin(word)
+        keys.append(f"b:{tamazight_fold(consonants_of)}")
     elif label is Label.BER_LATN:
         keys.append(f"b:{tamazight_fold(word)}")
     elif label is Label.ARY_LATN:
         arabic = normalize(
             arabizi_word_to_arabic(word), Label.ARY_ARAB, fold_hamza=True, fold_ta_marbuta=True
         )
-        keys.append(f"a:{arabic_stem(arabic)}")
+        consonants_of = arabic_stem(arabic)
+        keys.append(f"a:{consonants_of}")
         keys.append(f"l:{word}")
     else:
         language = _STEMMER_LANGUAGES.get(label, "french")
         keys.append(f"l:{_stemmer(language).stemWord(_strip_accents(word))}")
-    consonants = skeleton(word)
+    consonants = skeleton(consonants_of)
     if len(consonants) >= SKELETON_MIN_LENGTH:
         keys.append(f"s:{consonants}")
     return tuple(keys)

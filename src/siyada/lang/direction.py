@@ -23,6 +23,8 @@ _STRONG_RTL = frozenset({"R", "AL"})
 _NUMBER = frozenset({"EN", "AN"})
 _ARABIC_WORD = re.compile(r"[\u0620-\u064A\u0671-\u06D3]+")
 _MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
+_OPENING = frozenset("([{<«")
+_CLOSING = frozenset(")]}>»")
 _BOUNDARY = " "
 
 
@@ -121,5 +123,19 @@ def to_reading_order(display_line: str) -> str:
         return display_line
     logical = visual_to_logical(display_line)
     if arabic_reading_score(logical) >= arabic_reading_score(display_line):
-        return logical
-    return display_line
+        return _brackets_open_first(logical)
+    return _brackets_open_first(display_line)
+
+
+def _brackets_open_first(line: str) -> str:
+    """Swap mirrored brackets when the line closes one before opening any.
+
+    Layout engines draw a right-to-left ``(`` with the ``)`` glyph, and some extractors report
+    the glyph rather than the character.
+    """
+    for char in line:
+        if char in _OPENING:
+            return line
+        if char in _CLOSING:
+            return line.translate(_MIRRORED)
+    return line

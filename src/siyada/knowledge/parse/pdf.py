@@ -10,6 +10,7 @@ reading of that drawing is Arabic.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 import statistics
 import unicodedata
@@ -67,7 +68,16 @@ def _display_order(textpage: pdfium.PdfTextPage, start: int, line: str) -> str:
         neighbours = [p for p in (before, after) if p is not None]
         filled.append(sum(neighbours) / len(neighbours))
     order = sorted(range(len(line)), key=filled.__getitem__)
-    return "".join(line[offset] for offset in order)
+    # A ligature (lam-alef) is one glyph that PDFium expands to its letters in reading order,
+    # all at the glyph's position: in display order, right-to-left letters go the other way.
+    groups = itertools.groupby(order, key=filled.__getitem__)
+    display = []
+    for _, group in groups:
+        letters = [line[offset] for offset in group]
+        if len(letters) > 1 and _RIGHT_TO_LEFT.match(letters[0]):
+            letters.reverse()
+        display.extend(letters)
+    return "".join(display)
 
 
 def _page_lines(textpage: pdfium.PdfTextPage, page_number: int) -> list[_Line]:

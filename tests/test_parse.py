@@ -1,0 +1,156 @@
+"""Every format becomes typed blocks: headings, paragraphs, list items, tables."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import docx
+import pytest
+from odf.opendocument import OpenDocumentText
+from odf.table import Table, TableCell, TableRow
+from odf.text import H, List, ListItem, P
+
+from siyada.knowledge.parse import Block, BlockKind, ParseError, detect_format, parse
+from siyada.knowledge.parse.text import decode_text
+
+
+def _kinds(blocks: list[Block]) -> list[tuple[BlockKind, str]]:
+    return [(block.kind, block.text) for block in blocks]
+
+
+def test_markdown_structure_without_markup() -> None:
+    source = (
+        "# Carte nationale\n\nIntro **importante** avec [un lien](http://x.ma).\n\n"
+        "## Pièces\n\n- photo\n- acte de naissance\n\n| frais | délai |\n|---|---|\n| 75 DH | 10 jours |\n"
+    )
+    document = parse("guide.md", source.encode())
+    assert _kinds(document.blocks) == [
+        (BlockKind.HEADING, "Carte nationale"),
+        (BlockKind.PARAGRAPH, "Intro importante avec un lien."),
+        (BlockKind.HEADING, "Pièces"),
+        (BlockKind.LIST_ITEM, "photo"),
+        (BlockKind.LIST_ITEM, "acte de naissance"),
+        (BlockKind.TABLE, "frais | délai\n75 DH | 10 jours"),
+    ]
+    assert [block.level for block in document.blocks[:3]] == [1, 0, 2]
+    assert document.title == "Carte nationale"
+
+
+def test_html_drops_scripts_and_navigation_and_keeps_tables() -> None:
+    page = """<html lang="ar" dir="rtl"><head><title>دعم الري</title>
+    <meta name="date" content="2025-03-01"><style>p{}</style></head><body>
+    <nav><a href="/">الرئيسية</a></nav><h1>دعم الري الموضعي</h1>
+    <p>يستفيد الفلاح من <b>دعم</b> مالي.</p><script>var x = 1;</script>
+    <ul><li><p>نسخة من البطاقة</p></li><li>شهادة الملكية</li></ul>
+    <table><tr><th>المساحة</th><th>النسبة</th></tr><tr><td>أقل من 5 هكتارات</td><td>100%</td></tr></table>
+    </body></html>"""
+    document = parse("page.html", page.encode())
+    assert _kinds(document.blocks) == [
+        (BlockKind.HEADING, "دعم الري الموضعي"),
+        (BlockKind.PARAGRAPH, "يستفيد الفلاح من دعم مالي."),
+        (BlockKind.LIST_ITEM, "نسخة من البطاقة"),
+        (BlockKind.LIST_ITEM, "شهادة الملكية"),
+        (BlockKind.TABLE, "المساحة | النسبة\nأقل من 5 هكتارات | 100%"),
+    ]
+    assert document.title == "دعم الري"
+    assert document.date is not None and document.date.year == 2025
+
+
+def test_docx_headings_lists_and_tables_in_order() -> None:
+    word = docx.Document()
+    word.core_properties.title = "AMO"
+    word.add_heading("Inscription à l'AMO", level=1)
+    word.add_paragraph("Les salariés sont inscrits par leur employeur.")
+    word.add_paragraph("carte CNIE", style="List Bullet")
+    table = word.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "statut", "cotisation"
+    table.cell(1, 0).text, table.cell(1, 1).text = "indépendant", "forfait"
+    word.add_heading("Délais", level=2)
+    buffer = io.BytesIO()
+    word.save(buffer)
+    document = parse("amo.docx", buffer.getvalue())
+    assert _kinds(document.blocks) == [
+        (BlockKind.HEADING, "Inscription à l'AMO"),
+        (BlockKind.PARAGRAPH, "Les salariés sont inscrits par leur employeur."),
+        (BlockKind.LIST_ITEM, "carte CNIE"),
+        (BlockKind.TABLE, "statut | cotisation\nindépendant | forfait"),
+        (BlockKind.HEADING, "Délais"),
+    ]
+    assert document.title == "AMO"
+
+
+def test_odt_headings_lists_and_tables() -> None:
+    odt = OpenDocumentText()
+    odt.text.addElement(H(outlinelevel=1, text="ⵜⴰⴽⴰⵔⴹⴰ"))
+    odt.text.addElement(P(text="Paragraphe un."))
+    items = List()
+    item = ListItem()
+    item.addElement(P(text="premier point"))
+    items.addElement(item)
+    odt.text.addElement(items)
+    table = Table()
+    row = TableRow()
+    for value in ("a", "b"):
+        cell = TableCell()
+        cell.addElement(P(text=value))
+        row.addElement(cell)
+    table.addElement(row)
+    odt.text.addElement(table)
+    buffer = io.BytesIO()
+    odt.write(buffer)
+    document = parse("note.odt", buffer.getvalue())
+    assert _kinds(document.blocks) == [
+        (BlockKind.HEADING, "ⵜⴰⴽⴰⵔⴹⴰ"),
+        (BlockKind.PARAGRAPH, "Paragraphe un."),
+        (BlockKind.LIST_ITEM, "premier point"),
+        (BlockKind.TABLE, "a | b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("encoded", "expected"),
+    [
+        ("تجديد البطاقة".encode("utf-8-sig"), "تجديد البطاقة"),
+        ("تجديد البطاقة".encode("utf-16"), "تجديد البطاقة"),
+        ("Le délai est de dix jours pour la carte nationale.".encode("cp1252"), "délai"),
+    ],
+)
+def test_text_encodings(encoded: bytes, expected: str) -> None:
+    assert expected in decode_text(encoded)
+
+
+def test_text_paragraphs_and_lists() -> None:
+    document = parse("a.txt", b"Titre\nsuite du titre\n\n- un\n- deux\n\r\nfin")
+    assert _kinds(document.blocks) == [
+        (BlockKind.PARAGRAPH, "Titre suite du titre"),
+        (BlockKind.LIST_ITEM, "- un"),
+        (BlockKind.LIST_ITEM, "- deux"),
+        (BlockKind.PARAGRAPH, "fin"),
+    ]
+
+
+def test_format_comes_from_content_before_extension(tmp_path: Path) -> None:
+    assert detect_format("report.txt", b"%PDF-1.7 ...") == "pdf"
+    assert detect_format("page", b"<!DOCTYPE html><html></html>") == "html"
+    with pytest.raises(ParseError, match="not a valid PDF"):
+        detect_format("report.pdf", b"just text")
+    with pytest.raises(ParseError, match="not a valid DOCX"):
+        detect_format("letter.docx", b"plain text, not a zip")
+    with pytest.raises(ParseError, match="zip archive"):
+        detect_format("letter.docx", _zip_with("other.xml"))
+
+
+def _zip_with(name: str) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, "<x/>")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\t ", b"\x00\x01\x02binary"])
+def test_empty_and_binary_files_are_refused(content: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse("file.txt", content)

@@ -1,0 +1,106 @@
+"""The Store contract, run against every implementation (SQLite today)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from siyada.knowledge.store import NewChunk, NewDocument, SQLiteStore, Store, StoreError
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    opened: list[Store] = []
+
+    def factory() -> Store:
+        store = SQLiteStore(tmp_path / "siyada.db")
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+def _document(path: str, content_hash: str = "h1") -> NewDocument:
+    return NewDocument(
+        path=path, name=Path(path).name, content_hash=content_hash, size=10, pages=1,
+        title=None, date=datetime(2025, 1, 2), format="text",
+    )  # fmt: skip
+
+
+def _chunks(*texts: str) -> list[NewChunk]:
+    return [
+        NewChunk(
+            ordinal=number, text=text, heading_path="", page=1, start=0, end=len(text),
+            language="fra_Latn", script="Latn", keys=f"l:{text}", embedding=None,
+        )
+        for number, text in enumerate(texts)
+    ]  # fmt: skip
+
+
+def test_collections_belong_to_one_tenant(open_store: StoreFactory) -> None:
+    store = open_store()
+    mine = store.create_collection("ministry", "guides", "none")
+    store.replace_document(mine, _document("/d/a.txt"), _chunks("alpha"))
+    assert store.collection("hospital", "guides") is None
+    assert [summary.name for summary in store.collections("hospital")] == []
+    theirs = store.create_collection("hospital", "guides", "none")
+    assert theirs.id != mine.id
+    chunk_id = next(iter(store.index_rows(mine))).chunk_id
+    assert store.chunks(theirs, [chunk_id]) == []
+    assert [record.text for record in store.chunks(mine, [chunk_id])] == ["alpha"]
+    assert store.delete_collection("hospital", "guides")
+    assert store.collection("ministry", "guides") is not None
+
+
+def test_replacing_a_document_swaps_all_its_chunks(open_store: StoreFactory) -> None:
+    store = open_store()
+    collection = store.create_collection("t", "c", "none")
+    store.replace_document(collection, _document("/d/a.txt"), _chunks("one", "two"))
+    first = store.generation(collection)
+    store.replace_document(collection, _document("/d/a.txt", "h2"), _chunks("three"))
+    assert store.generation(collection) > first
+    assert [row.keys for row in store.index_rows(collection)] == ["l:three"]
+    [record] = store.documents(collection)
+    assert (record.content_hash, record.chunks, record.date) == ("h2", 1, "2025-01-02")
+
+
+def test_a_failed_replacement_leaves_the_old_chunks(open_store: StoreFactory) -> None:
+    store = open_store()
+    collection = store.create_collection("t", "c", "none")
+    store.replace_document(collection, _document("/d/a.txt"), _chunks("one", "two"))
+    duplicate_ordinals = _chunks("x", "y")
+    duplicate_ordinals[1] = duplicate_ordinals[0]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.replace_document(collection, _document("/d/a.txt", "h2"), duplicate_ordinals)
+    assert [row.keys for row in store.index_rows(collection)] == ["l:one", "l:two"]
+
+
+def test_deleting_documents_and_collections_removes_their_chunks(open_store: StoreFactory) -> None:
+    store = open_store()
+    collection = store.create_collection("t", "c", "none")
+    store.replace_document(collection, _document("/d/a.txt"), _chunks("one"))
+    store.replace_document(collection, _document("/d/b.txt"), _chunks("two"))
+    assert store.delete_documents(collection, ["/d/a.txt", "/d/missing.txt"]) == 1
+    assert [row.keys for row in store.index_rows(collection)] == ["l:two"]
+    assert store.document_ids(collection, ["b.txt"]) == [store.documents(collection)[0].id]
+    store.delete_collection("t", "c")
+    assert list(store.index_rows(collection)) == []
+    with pytest.raises(StoreError):
+        store.generation(collection)
+
+
+def test_schema_is_migrated_once_and_newer_schemas_are_refused(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "s.db").close()
+    SQLiteStore(tmp_path / "s.db").close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer Siyada"):
+        SQLiteStore(tmp_path / "s.db")
