@@ -1,5 +1,6 @@
 # Two commands for a fresh machine with Python 3.11+:
-#   make demo   set up .venv and run the language layer on the bundled sample
+#   make demo   set up .venv, run the language layer on the bundled sample, ingest the bundled
+#               example collection (examples/) and search it in Darija, Tamazight and English
 #   make test   set up .venv and run lint, type checks and the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 SHARED_DATA ?= ../shared/data
 
-.PHONY: demo test lint bench train clean
+.PHONY: demo test lint bench bench-knowledge train clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Siyada needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'
@@ -18,8 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+DEMO_QUERIES := "kifach njded lbita9a lwatania" "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵏⴼⵍⵓⵍ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ" "how do I get a birth certificate"
+
 demo: $(STAMP)
 	$(BIN)/siyada lang demo
+	$(BIN)/siyada ingest examples --collection examples
+	@for query in $(DEMO_QUERIES); do $(BIN)/siyada search "$$query" --collection examples -k 2; done
+	@echo "Now try: $(BIN)/siyada search 'wach khassni nmchi l9iyada' --collection examples"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,11 +40,15 @@ test: lint
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench,train]'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[dev,bench,train]'
 	@touch $@
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/lang.py --data $(SHARED_DATA)
+	$(BENCH_VENV)/bin/python benchmarks/knowledge.py --data $(SHARED_DATA)
+
+bench-knowledge: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/knowledge.py --data $(SHARED_DATA)
 
 # Rebuild the shipped artifacts from the shared data pack.
 train: $(BENCH_STAMP)

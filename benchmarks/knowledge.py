@@ -1,4 +1,4 @@
-"""Knowledge-base benchmark: retrieval quality across languages and scripts, ingest and search speed.
+"""Knowledge-base benchmark: retrieval quality across languages and scripts; ingest, search speed.
 
     make bench-knowledge   # or: .venv/bin/python benchmarks/knowledge.py --data ../shared/data
 
@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from siyada.config import Settings
 from siyada.eval.metrics import recall_at_k, reciprocal_rank
@@ -122,12 +123,15 @@ def parallel_quality(workdir: Path) -> dict[str, object]:
         per_label: dict[str, list[tuple[float, float]]] = defaultdict(list)
         lines = answer.stdout.splitlines()
         for (row_id, label, _), line in zip(queries, lines, strict=True):
-            ranked = [Path(hit["document"]).name.split(".")[0] for hit in json.loads(line)["results"]]
+            ranked = [
+                Path(hit["document"]).name.split(".")[0] for hit in json.loads(line)["results"]
+            ]
             per_label[label].append(
                 (recall_at_k(ranked, {row_id}, 5), reciprocal_rank(ranked, {row_id}, 10))
             )
         figures[mode.value] = _score_table(
-            f"parallel sentences, {mode.value} ({len(queries)} queries in {seconds:.1f} s via the CLI)",
+            f"parallel sentences, {mode.value}"
+            f" ({len(queries)} queries in {seconds:.1f} s via the CLI)",
             per_label,
         )
     return figures
@@ -146,7 +150,9 @@ def _write_pdfs(folder: Path, lines: Sequence[str], count: int) -> int:
             story.append(Paragraph(f"Section {section + 1} : procédure", styles["Heading2"]))
             for _ in range(4):
                 text = " ".join(rng.choice(lines) for _ in range(6))
-                story.append(Paragraph(text.replace("&", "et").replace("<", " "), styles["BodyText"]))
+                story.append(
+                    Paragraph(text.replace("&", "et").replace("<", " "), styles["BodyText"])
+                )
         SimpleDocTemplate(str(folder / f"guide-{number:03}.pdf"), pagesize=A4).build(story)
     import pypdfium2
 
@@ -207,9 +213,10 @@ def _synthetic_collection(
         knowledge.store.replace_document(collection, document, chunks)
 
 
-def rng_vectors(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
+def rng_vectors(rng: np.random.Generator, count: int, dim: int) -> npt.NDArray[np.float32]:
     vectors = rng.standard_normal((count, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: npt.NDArray[np.float32] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit
 
 
 def _percentiles(samples: Sequence[float]) -> str:
@@ -219,7 +226,9 @@ def _percentiles(samples: Sequence[float]) -> str:
     return f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms"
 
 
-def search_speed(workdir: Path, pool: dict[str, list[str]], sizes: Sequence[int]) -> dict[str, object]:
+def search_speed(
+    workdir: Path, pool: dict[str, list[str]], sizes: Sequence[int]
+) -> dict[str, object]:
     settings = Settings(data_dir=workdir / "speed")
     knowledge = KnowledgeBase(settings)
     embedder = knowledge.embedder("e5")
@@ -241,7 +250,10 @@ def search_speed(workdir: Path, pool: dict[str, list[str]], sizes: Sequence[int]
             embed_queries(embedder, [query])
             embed_times.append(time.perf_counter() - started)
         vectors = embed_queries(embedder, prepared_all)
-        print(f"\nsearch at {size} chunks (store filled in {filled:.0f} s, index built in {built:.1f} s)")
+        print(
+            f"\nsearch at {size} chunks"
+            f" (store filled in {filled:.0f} s, index built in {built:.1f} s)"
+        )
         row: dict[str, object] = {"index_build_s": round(built, 2)}
         for mode in MODES:
             times = []
@@ -266,7 +278,9 @@ def search_speed(workdir: Path, pool: dict[str, list[str]], sizes: Sequence[int]
         path.stat().st_size for path in database.parent.glob(database.name + "*") if path.is_file()
     )
     per_thousand = size_bytes / 2**20 / (total_chunks / 1000)
-    print(f"\ndatabase: {per_thousand:.2f} MiB per 1,000 chunks (text, keys, 384-d float32 vectors)")
+    print(
+        f"\ndatabase: {per_thousand:.2f} MiB per 1,000 chunks (text, keys, 384-d float32 vectors)"
+    )
     figures["db_mib_per_1k_chunks"] = round(per_thousand, 2)
     return figures
 
@@ -280,7 +294,9 @@ def _pool(data: Path) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--only", choices=["quality", "speed"], default=None)

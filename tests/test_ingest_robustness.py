@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from reportlab.pdfgen import canvas
 
+from siyada.config import Settings
+from siyada.knowledge import KnowledgeBase
 from siyada.knowledge.ingest import Outcome, Source, ingest_file
 from siyada.knowledge.store import DEFAULT_TENANT, SQLiteStore
 
@@ -28,10 +30,28 @@ COLLECTION = "docs"
 # A wide terminal keeps Typer's error boxes from wrapping words across lines.
 ENV = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1"}
 RUNNING_AS_ROOT = os.geteuid() == 0
-WORDS = (
-    "river mountain village market bread olive tea window garden school letter road harbour "
-    "lantern copper saffron desert caravan courtyard fountain"
-).split()
+WORDS = [
+    "river",
+    "mountain",
+    "village",
+    "market",
+    "bread",
+    "olive",
+    "tea",
+    "window",
+    "garden",
+    "school",
+    "letter",
+    "road",
+    "harbour",
+    "lantern",
+    "copper",
+    "saffron",
+    "desert",
+    "caravan",
+    "courtyard",
+    "fountain",
+]
 
 
 def siyada(
@@ -47,6 +67,29 @@ def siyada(
         timeout=timeout,
         check=False,
     )
+
+
+def siyada_together(data_dir: Path, *commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Several independent commands run side by side (each start-up costs most of a second)."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "siyada", "--data-dir", str(data_dir), *command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=ENV,
+        )
+        for command in commands
+    ]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        results.append(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
+    return results
 
 
 def ingest_args(*paths: Path, extra: tuple[str, ...] = ()) -> list[str]:
@@ -68,7 +111,14 @@ def ingest(
 def search(data_dir: Path, queries: list[str], k: int = 1) -> list[dict[str, Any]]:
     """One ``siyada search --json`` call answering every query from stdin, one row per line."""
     result = siyada(
-        data_dir, "search", "-c", COLLECTION, "--json", "-k", str(k), stdin="\n".join(queries) + "\n"
+        data_dir,
+        "search",
+        "-c",
+        COLLECTION,
+        "--json",
+        "-k",
+        str(k),
+        stdin="\n".join(queries) + "\n",
     )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -76,9 +126,10 @@ def search(data_dir: Path, queries: list[str], k: int = 1) -> list[dict[str, Any
     return rows
 
 
-def found_documents(data_dir: Path, query: str) -> list[str]:
-    (row,) = search(data_dir, [query], k=10)
-    return [hit["document"] for hit in row["results"]]
+def found_documents(data_dir: Path, *queries: str) -> dict[str, list[str]]:
+    """The documents each query finds (top 10), all queries answered by one CLI call."""
+    rows = search(data_dir, list(queries), k=10)
+    return {row["query"]: [hit["document"] for hit in row["results"]] for row in rows}
 
 
 def documents(data_dir: Path) -> list[dict[str, Any]]:
@@ -163,10 +214,17 @@ def test_bad_files_fail_with_a_reason_and_the_good_ones_are_ingested(tmp_path: P
         assert expected in reasons[str(folder / name)].lower(), (name, reasons[str(folder / name)])
     stored = {record["name"] for record in documents(data)}
     assert stored == {str(folder / name) for name in good}
-    assert found_documents(data, "goodalpha") == [str(folder / "good_one.txt")]
-    assert found_documents(data, "goodbeta") == [str(folder / "good_two.md")]
-    for word in ("cipheredword", "pretendpdfword", "notazipword", "binaryword"):
-        assert found_documents(data, word) == [], word
+    found = found_documents(
+        data, "goodalpha", "goodbeta", "cipheredword", "pretendpdfword", "notazipword", "binaryword"
+    )
+    assert found == {
+        "goodalpha": [str(folder / "good_one.txt")],
+        "goodbeta": [str(folder / "good_two.md")],
+        "cipheredword": [],
+        "pretendpdfword": [],
+        "notazipword": [],
+        "binaryword": [],
+    }
 
 
 # 2. Size limit.
@@ -196,8 +254,10 @@ def test_a_file_over_max_file_mb_is_skipped_without_being_read(tmp_path: Path) -
     assert "limit 1 MB" in reasons[str(folder / "big.txt")]
     assert "too large" in reasons[str(folder / "huge.txt")]
     assert [record["name"] for record in documents(data)] == [str(folder / "small.txt")]
-    assert found_documents(data, "bigfileword") == []
-    assert found_documents(data, "smallfileword") == [str(folder / "small.txt")]
+    assert found_documents(data, "bigfileword", "smallfileword") == {
+        "bigfileword": [],
+        "smallfileword": [str(folder / "small.txt")],
+    }
 
 
 def test_too_large_reason_states_a_size_above_the_limit(tmp_path: Path) -> None:
@@ -247,8 +307,10 @@ def test_reingest_reports_unchanged_then_updated(tmp_path: Path) -> None:
     code, third = ingest(data, folder)
     assert code == 0
     assert (third["updated"], third["unchanged"], third["added"]) == (1, 2, 0)
-    assert found_documents(data, "oldbetaword") == []
-    assert found_documents(data, "newbetaword") == [str(folder / "b.md")]
+    assert found_documents(data, "oldbetaword", "newbetaword") == {
+        "oldbetaword": [],
+        "newbetaword": [str(folder / "b.md")],
+    }
     assert len(documents(data)) == 3
 
 
@@ -264,13 +326,15 @@ def test_prune_removes_documents_whose_files_are_gone(tmp_path: Path) -> None:
     code, without_prune = ingest(data, folder)
     assert code == 0
     assert (without_prune["pruned"], without_prune["unchanged"]) == (0, 1)
-    assert found_documents(data, "goneword") == [str(folder / "gone.txt")]
+    assert found_documents(data, "goneword")["goneword"] == [str(folder / "gone.txt")]
 
     code, pruned = ingest(data, folder, extra=("--prune",))
     assert code == 0
     assert (pruned["pruned"], pruned["unchanged"]) == (1, 1)
-    assert found_documents(data, "goneword") == []
-    assert found_documents(data, "keepword") == [str(folder / "keep.txt")]
+    assert found_documents(data, "goneword", "keepword") == {
+        "goneword": [],
+        "keepword": [str(folder / "keep.txt")],
+    }
     assert [record["name"] for record in documents(data)] == [str(folder / "keep.txt")]
 
 
@@ -295,10 +359,15 @@ def test_kill_9_mid_ingest_then_rerun_matches_a_clean_ingest(tmp_path: Path) -> 
         (folder / f"f{i:04d}.txt").write_text(prose(i, 30, marker=token))
     expected = [str(folder / f"f{i:04d}.txt") for i in range(KILL_FILES)]
 
-    clean = tmp_path / "clean"
-    code, summary = ingest(clean, folder)
-    assert (code, summary["added"]) == (0, KILL_FILES)
-    clean_chunks = {record["name"]: record["chunks"] for record in documents(clean)}
+    # The reference: a clean ingest into a fresh data directory (in process, to save a start-up).
+    clean = KnowledgeBase(Settings(data_dir=tmp_path / "clean", embedder="none"))
+    try:
+        report = clean.ingest(DEFAULT_TENANT, COLLECTION, [folder])
+        assert report.count(Outcome.ADDED) == KILL_FILES
+        records = clean.store.documents(clean.collection(DEFAULT_TENANT, COLLECTION))
+        clean_chunks = {record.name: record.chunks for record in records}
+    finally:
+        clean.close()
 
     data = tmp_path / "data"
     database = data / "siyada.db"
@@ -330,10 +399,10 @@ def test_kill_9_mid_ingest_then_rerun_matches_a_clean_ingest(tmp_path: Path) -> 
     assert rerun["unchanged"] == survived  # every committed document was complete
     assert rerun["added"] == KILL_FILES - survived
 
-    records = documents(data)
-    names = [record["name"] for record in records]
+    stored = documents(data)
+    names = [record["name"] for record in stored]
     assert len(names) == len(set(names)) == KILL_FILES
-    assert {record["name"]: record["chunks"] for record in records} == clean_chunks
+    assert {record["name"]: record["chunks"] for record in stored} == clean_chunks
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         orphans = db.execute(
@@ -380,21 +449,22 @@ def test_search_errors_and_empty_lines(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert ingest(data, path)[0] == 0
 
-    unknown = siyada(data, "search", "-c", "nosuchcollection", "searchword")
+    unknown, zero, since, until = siyada_together(
+        data,
+        ["search", "-c", "nosuchcollection", "searchword"],
+        ["search", "-c", COLLECTION, "-k", "0", "searchword"],
+        ["search", "-c", COLLECTION, "--since", "notadate", "searchword"],
+        ["search", "-c", COLLECTION, "--until", "2024-13-45", "searchword"],
+    )
     assert unknown.returncode == 2
     assert "nosuchcollection" in unknown.stderr
-    assert unknown.stdout == ""
-
-    zero = siyada(data, "search", "-c", COLLECTION, "-k", "0", "searchword")
     assert zero.returncode == 2
     assert "-k" in zero.stderr or "--top" in zero.stderr
-    assert zero.stdout == ""
-
-    for option in ("--since", "--until"):
-        bad_date = siyada(data, "search", "-c", COLLECTION, option, "notadate", "searchword")
-        assert bad_date.returncode == 2, option
-        assert "notadate" in bad_date.stderr
-        assert bad_date.stdout == ""
+    assert since.returncode == 2
+    assert "notadate" in since.stderr
+    assert until.returncode == 2
+    assert "2024-13-45" in until.stderr
+    assert [result.stdout for result in (unknown, zero, since, until)] == [""] * 4
 
     lines = ["searchword", "", "olive harvest", "   ", ""]
     batch = siyada(
@@ -425,10 +495,12 @@ def test_a_named_pipe_in_a_folder_does_not_hang_the_ingest(tmp_path: Path) -> No
     data = tmp_path / "data"
 
     try:
-        code, summary = ingest(data, folder, timeout=15)
+        code, summary = ingest(data, folder, timeout=10)
     except subprocess.TimeoutExpired:
         pytest.fail("ingesting a folder holding a named pipe blocked until killed")
     assert code == 1
     assert summary["added"] == 1
     assert "not a regular file" in failures(summary)[str(folder / "pipe.txt")]
-    assert found_documents(data, "pipeneighbourword") == [str(folder / "good.txt")]
+    assert found_documents(data, "pipeneighbourword") == {
+        "pipeneighbourword": [str(folder / "good.txt")]
+    }

@@ -22,7 +22,8 @@ def _kinds(blocks: list[Block]) -> list[tuple[BlockKind, str]]:
 def test_markdown_structure_without_markup() -> None:
     source = (
         "# Carte nationale\n\nIntro **importante** avec [un lien](http://x.ma).\n\n"
-        "## Pièces\n\n- photo\n- acte de naissance\n\n| frais | délai |\n|---|---|\n| 75 DH | 10 jours |\n"
+        "## Pièces\n\n- photo\n- acte de naissance\n\n"
+        "| frais | délai |\n|---|---|\n| 75 DH | 10 jours |\n"
     )
     document = parse("guide.md", source.encode())
     assert _kinds(document.blocks) == [
@@ -43,7 +44,8 @@ def test_html_drops_scripts_and_navigation_and_keeps_tables() -> None:
     <nav><a href="/">الرئيسية</a></nav><h1>دعم الري الموضعي</h1>
     <p>يستفيد الفلاح من <b>دعم</b> مالي.</p><script>var x = 1;</script>
     <ul><li><p>نسخة من البطاقة</p></li><li>شهادة الملكية</li></ul>
-    <table><tr><th>المساحة</th><th>النسبة</th></tr><tr><td>أقل من 5 هكتارات</td><td>100%</td></tr></table>
+    <table><tr><th>المساحة</th><th>النسبة</th></tr>
+    <tr><td>أقل من 5 هكتارات</td><td>100%</td></tr></table>
     </body></html>"""
     document = parse("page.html", page.encode())
     assert _kinds(document.blocks) == [

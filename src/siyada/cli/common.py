@@ -90,5 +90,3 @@ TextsArgument = Annotated[
     list[str] | None, typer.Argument(help="Texts to process; one per line from stdin when omitted.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per input line.")]
-
-

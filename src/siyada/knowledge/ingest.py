@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -80,25 +81,44 @@ def discover(arguments: Sequence[Path]) -> tuple[list[Source], list[FileResult]]
                     if _hidden(file_name) or Path(file_name).suffix.lower() not in EXTENSIONS:
                         continue
                     path = Path(folder) / file_name
-                    sources.append(Source(path.resolve(), str(path)))
+                    if path.is_file():
+                        sources.append(Source(path.resolve(), str(path)))
+                    else:
+                        missing.append(FileResult(str(path), Outcome.FAILED, _not_a_file(path)))
         elif argument.is_file():
             sources.append(Source(argument.resolve(), str(argument)))
         else:
-            reason = "no such file or folder" if not argument.exists() else "not a regular file"
-            missing.append(FileResult(str(argument), Outcome.FAILED, reason))
+            missing.append(FileResult(str(argument), Outcome.FAILED, _not_a_file(argument)))
     unique = list({source.path: source for source in sources}.values())
     return unique, missing
 
 
+def _not_a_file(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return "a broken symbolic link"
+    if not path.exists():
+        return "no such file or folder"
+    return "not a regular file (a pipe, socket or device)"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f}".removesuffix(".0")
+
+
 def _read(source: Source, max_bytes: int) -> bytes:
     try:
-        size = source.path.stat().st_size
-        if size > max_bytes:
-            raise ParseError(
-                f"too large ({size / 2**20:.0f} MB, limit {max_bytes / 2**20:.0f} MB;"
-                " raise it with --max-file-mb)"
-            )
-        with source.path.open("rb") as handle:
+        # Non-blocking open: a pipe put in place of the file must not hang the ingest.
+        descriptor = os.open(source.path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise ParseError("not a regular file (a pipe, socket or device)")
+            if status.st_size > max_bytes:
+                raise ParseError(
+                    f"too large ({_megabytes(status.st_size)} MB, limit"
+                    f" {_megabytes(max_bytes)} MB; raise it with --max-file-mb)"
+                )
+            os.set_blocking(handle.fileno(), True)
             return handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise ParseError("the file vanished before it could be read") from None
@@ -132,7 +152,9 @@ def _new_chunks(chunks: list[Chunk], embedder: Embedder | None) -> list[NewChunk
             keys=" ".join(text_keys(indexed, found.label)),
             embedding=vector,
         )
-        for chunk, found, indexed, vector in zip(chunks, labels, indexed_texts, vectors, strict=True)
+        for chunk, found, indexed, vector in zip(
+            chunks, labels, indexed_texts, vectors, strict=True
+        )
     ]
 
 
@@ -144,10 +166,10 @@ def ingest_file(
     embedder: Embedder | None,
     max_bytes: int,
 ) -> FileResult:
+    previous = known_hashes.get(str(source.path))
     try:
         data = _read(source, max_bytes)
         content_hash = hashlib.sha256(data).hexdigest()
-        previous = known_hashes.get(str(source.path))
         if previous == content_hash:
             return FileResult(source.name, Outcome.UNCHANGED)
         file_format = detect_format(source.name, data)
@@ -156,7 +178,8 @@ def ingest_file(
             raise ParseError("no text found in it")
         chunks = _new_chunks(chunk_blocks(parsed.blocks), embedder)
     except ParseError as error:
-        return FileResult(source.name, Outcome.FAILED, str(error))
+        kept = "; its previous version stays searchable" if previous is not None else ""
+        return FileResult(source.name, Outcome.FAILED, f"{error}{kept}")
     except RecursionError:
         return FileResult(source.name, Outcome.FAILED, "too deeply nested to parse")
     document = NewDocument(

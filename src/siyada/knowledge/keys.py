@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -60,7 +60,8 @@ _SKELETON_LETTERS = str.maketrans(
     {
         **dict.fromkeys("bpvبپڤ", "b"), **dict.fromkeys("tطتثṭ", "t"), **dict.fromkeys("dدضḍ", "d"),
         **dict.fromkeys("sصسṣ", "s"), **dict.fromkeys("zزذظẓ", "z"), **dict.fromkeys("cش", "c"),
-        **dict.fromkeys("kqxكقخ95", "k"), **dict.fromkeys("gjجغگɣ", "g"), **dict.fromkeys("fف", "f"),
+        **dict.fromkeys("kqxكقخ95", "k"), **dict.fromkeys("gjجغگɣ", "g"),
+        **dict.fromkeys("fف", "f"),
         **dict.fromkeys("lل", "l"), **dict.fromkeys("mم", "m"), **dict.fromkeys("nن", "n"),
         **dict.fromkeys("rرṛ", "r"),
     }
@@ -224,7 +225,7 @@ def translations(words: Iterable[str], label: Label) -> tuple[list[str], list[st
 
 def query_keys(text: str, label: Label) -> dict[str, float]:
     """Weighted keys of a query: its own words, and the glossary translations of them."""
-    weights: Counter[str] = Counter()
+    weights: dict[str, float] = defaultdict(float)
     words = _words(text, label)
     for word in words:
         for key in word_keys(word, label):

@@ -1,4 +1,4 @@
-"""Turn a file's bytes into typed blocks, whatever its format (PDF, Word, ODT, HTML, Markdown, text)."""
+"""Turn a file's bytes into typed blocks: PDF, Word, OpenDocument, HTML, Markdown or text."""
 
 from __future__ import annotations
 
@@ -39,7 +39,15 @@ EXTENSIONS = {
 }
 """The files a folder ingest picks up."""
 
-__all__ = ["EXTENSIONS", "Block", "BlockKind", "ParseError", "ParsedDocument", "detect_format", "parse"]
+__all__ = [
+    "EXTENSIONS",
+    "Block",
+    "BlockKind",
+    "ParseError",
+    "ParsedDocument",
+    "detect_format",
+    "parse",
+]
 
 
 def _zip_format(data: bytes) -> str | None:

@@ -127,7 +127,7 @@ def _blocks(lines: list[_Line]) -> list[Block]:
     )
     gaps = [
         previous.baseline - line.baseline
-        for previous, line in zip(lines, lines[1:], strict=False)
+        for previous, line in itertools.pairwise(lines)
         if previous.page == line.page and previous.baseline > line.baseline
     ]
     usual_gap = statistics.median(gaps) if gaps else 0.0
@@ -157,7 +157,10 @@ def _blocks(lines: list[_Line]) -> list[Block]:
             previous is None
             or previous.page != line.page
             or starts_item
-            or (usual_gap > 0 and previous.baseline - line.baseline > usual_gap * _PARAGRAPH_GAP_RATIO)
+            or (
+                usual_gap > 0
+                and previous.baseline - line.baseline > usual_gap * _PARAGRAPH_GAP_RATIO
+            )
         )
         if breaks:
             flush()
@@ -203,6 +206,7 @@ def parse_pdf(data: bytes) -> ParsedDocument:
         pdf.close()
     if not lines:
         raise ParseError(
-            f"no text layer in {pages} page(s): image-only or scanned PDF (OCR is not supported yet)"
+            f"no text layer in {pages} page(s): image-only or scanned PDF"
+            " (OCR is not supported yet)"
         )
     return ParsedDocument(_blocks(lines), pages=pages, date=date)

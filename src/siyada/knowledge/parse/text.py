@@ -29,7 +29,7 @@ def decode_text(data: bytes) -> str:
 
 
 def text_blocks(text: str) -> list[Block]:
-    blocks = []
+    blocks: list[Block] = []
     for paragraph in _BLANK_LINES.split(text.replace("\r", "\n")):
         lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
         if not lines:
