@@ -23,7 +23,7 @@ DEMO_QUERIES := "kifach njded lbita9a lwatania" "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙ�
 
 demo: $(STAMP)
 	$(BIN)/siyada lang demo
-	$(BIN)/siyada ingest examples --collection examples
+	$(BIN)/siyada ingest examples/fr examples/ar examples/zgh --collection examples
 	@for query in $(DEMO_QUERIES); do $(BIN)/siyada search "$$query" --collection examples -k 2; done
 	@echo "Now try: $(BIN)/siyada search 'wach khassni nmchi l9iyada' --collection examples"
 

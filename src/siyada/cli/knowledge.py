@@ -108,7 +108,7 @@ def _report_lines(name: str, report: IngestReport, seconds: float) -> Iterator[s
     )
     for result in report.failed:
         yield f"  failed: {result.name}: {result.reason}"
-    if report.failed:
+    if report.failed and len(report.failed) < len(report.results):
         yield "The other files were ingested; fix or remove the failed ones and run again."
 
 

@@ -4,7 +4,7 @@ A PDF stores where glyphs go, not the order in which they are read: a line of Ar
 left to right as it is displayed (visual order, the usual case for Word and browser exports) or in
 reading order (logical order, what naive generators write). ``to_reading_order`` turns a line in
 display order into reading order when, and only when, the Arabic in it reads better that way. The
-judge is a letter-bigram model of Arabic words taken from the shipped Darija/Arabic word list, so a
+judge is a letter-trigram model of Arabic words built from the shipped Darija/Arabic word list, so a
 line of French or a line already in reading order is left alone.
 """
 
@@ -25,7 +25,8 @@ _ARABIC_WORD = re.compile(r"[\u0620-\u064A\u0671-\u06D3]+")
 _MIRRORED = str.maketrans("()[]{}<>«»", ")(][}{><»«")
 _OPENING = frozenset("([{<«")
 _CLOSING = frozenset(")]}>»")
-_BOUNDARY = " "
+_START = "^"
+_END = "$"
 
 
 def _direction_classes(text: str) -> str:
@@ -56,63 +57,91 @@ def _reverse_runs(text: str, classes: str, strong: str) -> str:
     return "".join(pieces)
 
 
-def visual_to_logical(line: str) -> str:
+def visual_to_logical(line: str, right_to_left_context: bool = False) -> str:
     """Reading order of one line given in display order (left to right as it is drawn).
 
     The base direction is right to left when the line has at least as many right-to-left letters
-    as left-to-right ones; numbers and Latin runs inside Arabic keep their own left-to-right order.
+    as Latin ones, or when it has any and sits in a right-to-left context (a page that is mostly
+    Arabic); numbers and Latin runs inside Arabic keep their own left-to-right order.
     """
     classes = _direction_classes(line)
     if classes.count("R") == 0:
         return line
-    if classes.count("R") >= classes.count("L"):
+    # Digits are weak: they follow the paragraph, so only letters vote for its direction.
+    latin_letters = sum(
+        char.isalpha() for char, kind in zip(line, classes, strict=True) if kind == "L"
+    )
+    if right_to_left_context or classes.count("R") >= latin_letters:
         reversed_line = line[::-1].translate(_MIRRORED)
         return _reverse_runs(reversed_line, classes[::-1], "L")
     return _reverse_runs(line, classes, "R")
 
 
+ORDER = 3
+"""Letter n-gram order of the reading model (trigrams misjudge half as many words as bigrams)."""
+KNOWN_WORD_BONUS = 4.0
+"""Log-likelihood credited to a reading for each word found in the word list."""
+
+
 @dataclass(frozen=True)
-class _BigramModel:
+class _ReadingModel:
     log_probabilities: dict[str, float]
+    context_unseen: dict[str, float]
     unseen: float
+    words: frozenset[str]
 
     def word_score(self, word: str) -> float:
-        padded = f"{_BOUNDARY}{word}{_BOUNDARY}"
-        return sum(
-            self.log_probabilities.get(padded[index : index + 2], self.unseen)
-            for index in range(len(padded) - 1)
-        )
+        padded = f"{_START * (ORDER - 1)}{word}{_END}"
+        total = KNOWN_WORD_BONUS if word in self.words else 0.0
+        for index in range(len(padded) - ORDER + 1):
+            gram = padded[index : index + ORDER]
+            found = self.log_probabilities.get(gram)
+            if found is None:
+                found = self.context_unseen.get(gram[:-1], self.unseen)
+            total += found
+        return total
 
 
 @cache
-def _bigram_model() -> _BigramModel:
+def _reading_model() -> _ReadingModel:
+    """Letter trigrams of the word types of the shipped Darija/Arabic word list."""
     path = resources.files("siyada.lang").joinpath("data/darija_words.tsv")
     counts: dict[str, float] = {}
-    firsts: dict[str, float] = {}
+    contexts: dict[str, float] = {}
+    alphabet: set[str] = set()
+    words: set[str] = set()
     for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        word, _, count_text = line.partition("\t")
-        # Types matter more than tokens here: a few very frequent words must not decide alone.
-        weight = math.log1p(int(count_text))
-        padded = f"{_BOUNDARY}{word}{_BOUNDARY}"
-        for index in range(len(padded) - 1):
-            bigram = padded[index : index + 2]
-            counts[bigram] = counts.get(bigram, 0.0) + weight
-            firsts[bigram[0]] = firsts.get(bigram[0], 0.0) + weight
-    alphabet = len(firsts) + 1
-    log_probabilities = {
-        bigram: math.log((count + 0.1) / (firsts[bigram[0]] + 0.1 * alphabet))
-        for bigram, count in counts.items()
-    }
-    return _BigramModel(log_probabilities, unseen=math.log(0.1 / (max(firsts.values()) * 10)))
+        word = normalize(line.partition("\t")[0])
+        if not word or word in words:
+            continue
+        words.add(word)
+        padded = f"{_START * (ORDER - 1)}{word}{_END}"
+        alphabet.update(padded)
+        for index in range(len(padded) - ORDER + 1):
+            gram = padded[index : index + ORDER]
+            counts[gram] = counts.get(gram, 0.0) + 1.0
+            contexts[gram[:-1]] = contexts.get(gram[:-1], 0.0) + 1.0
+    smoothing = 0.1 * len(alphabet)
+    return _ReadingModel(
+        log_probabilities={
+            gram: math.log((count + 0.1) / (contexts[gram[:-1]] + smoothing))
+            for gram, count in counts.items()
+        },
+        context_unseen={
+            context: math.log(0.1 / (total + smoothing)) for context, total in contexts.items()
+        },
+        unseen=math.log(0.1 / smoothing),
+        words=frozenset(words),
+    )
 
 
 def arabic_reading_score(text: str) -> float:
     """Log-likelihood of the Arabic words of ``text`` read in the order they are written."""
-    model = _bigram_model()
+    model = _reading_model()
     return sum(model.word_score(word) for word in _ARABIC_WORD.findall(normalize(text)))
 
 
-def to_reading_order(display_line: str) -> str:
+def to_reading_order(display_line: str, right_to_left_context: bool = False) -> str:
     """The reading order of a line given in display order, whichever way its file stored it.
 
     Both readings are scored: the line as drawn (a generator that wrote Arabic in reading order
@@ -121,7 +150,7 @@ def to_reading_order(display_line: str) -> str:
     """
     if not any(bidi in _STRONG_RTL for bidi in map(unicodedata.bidirectional, display_line)):
         return display_line
-    logical = visual_to_logical(display_line)
+    logical = visual_to_logical(display_line, right_to_left_context)
     if arabic_reading_score(logical) >= arabic_reading_score(display_line):
         return _brackets_open_first(logical)
     return _brackets_open_first(display_line)

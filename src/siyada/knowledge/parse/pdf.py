@@ -24,6 +24,7 @@ from siyada.knowledge.parse.base import Block, BlockKind, ParsedDocument, ParseE
 from siyada.lang.direction import to_reading_order
 
 _RIGHT_TO_LEFT = re.compile(r"[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _PRESENTATION_FORMS = re.compile(r"[\uFB50-\uFDFF\uFE70-\uFEFF]")
 _LIST_MARKER = re.compile(r"^(?:[-*•◦▪–]|\d{1,3}[.)]|[a-z][.)])\s")
 _HEADING_SIZE_RATIO = 1.15
@@ -84,6 +85,7 @@ def _page_lines(textpage: pdfium.PdfTextPage, page_number: int) -> list[_Line]:
     count = textpage.count_chars()
     text = textpage.get_text_range(0, count) if count > 0 else ""
     positions_usable = len(text) == count
+    right_to_left_page = len(_RIGHT_TO_LEFT.findall(text)) > len(_LATIN_LETTER.findall(text))
     x, y = ctypes.c_double(), ctypes.c_double()
     lines = []
     start = 0
@@ -99,9 +101,10 @@ def _page_lines(textpage: pdfium.PdfTextPage, page_number: int) -> list[_Line]:
                 baseline = y.value
             size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
             if _RIGHT_TO_LEFT.search(raw_line):
-                raw_line = to_reading_order(_display_order(textpage, line_start, raw_line))
+                display = _display_order(textpage, line_start, raw_line)
+                raw_line = to_reading_order(display, right_to_left_page)
         elif _RIGHT_TO_LEFT.search(raw_line):
-            raw_line = to_reading_order(raw_line[::-1])
+            raw_line = to_reading_order(raw_line[::-1], right_to_left_page)
         text_line = " ".join(_fold_presentation_forms(raw_line).split())
         lines.append(_Line(text_line, page_number, baseline, size))
     return lines
