@@ -1,0 +1,79 @@
+"""The bundled example collection, as the README's main job ingests and searches it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDERS = ["examples/fr", "examples/ar", "examples/zgh"]
+EXPECTED = {
+    "kifach njded lbita9a lwatania": {"تجديد-البطاقة-الوطنية.md"},
+    "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵏⴼⵍⵓⵍ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ": {"tamazight-takarda.txt"},
+    "how do I get a birth certificate": {"extrait-acte-de-naissance.md", "عقد-الازدياد.txt"},
+    "شنو هوما الوراق ديال التسجيل فالتأمين الإجباري عن المرض": {
+        "التأمين-الإجباري-عن-المرض.pdf",
+        "amo-inscription.md",
+    },
+    "permis de construire délai commune": {"autorisation-de-construire.docx"},
+    "dwa3m dyal ssqi goutte à goutte l lfellah": {"دعم-الري.html", "tamazight-aman.txt"},
+}
+
+
+def _siyada(
+    home: Path, *arguments: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "siyada", "--data-dir", str(home), *arguments],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("examples-home")
+    ingest = _siyada(data, "ingest", *FOLDERS, "--collection", "examples", "--json")
+    assert ingest.returncode == 0, ingest.stderr
+    summary = json.loads(ingest.stdout)
+    assert summary["failed"] == 0 and summary["added"] == 10
+    return data
+
+
+def test_every_example_is_ingested_with_chunks(home: Path) -> None:
+    shown = _siyada(home, "collections", "show", "examples", "--json")
+    records = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert len(records) == 10
+    assert all(record["chunks"] > 0 for record in records)
+    formats = {record["format"] for record in records}
+    assert formats == {"markdown", "html", "text", "pdf", "docx"}
+
+
+def test_demo_queries_find_their_documents(home: Path) -> None:
+    queries = list(EXPECTED)
+    answer = _siyada(
+        home, "search", "-c", "examples", "--json", "-k", "2", stdin="\n".join(queries)
+    )
+    assert answer.returncode == 0, answer.stderr
+    for query, line in zip(queries, answer.stdout.splitlines(), strict=True):
+        results = json.loads(line)["results"]
+        top = Path(results[0]["document"]).name
+        assert top in EXPECTED[query], (query, [Path(r["document"]).name for r in results])
+
+
+def test_the_arabic_pdf_reads_in_reading_order(home: Path) -> None:
+    answer = _siyada(
+        home, "search", "الوثائق المطلوبة للتأمين", "-c", "examples", "--json", "-k", "5"
+    )
+    texts = [
+        r["text"] for r in json.loads(answer.stdout)["results"] if r["document"].endswith(".pdf")
+    ]
+    assert any("نسخة من البطاقة الوطنية للتعريف الإلكترونية" in text for text in texts)
+    assert all("www.cnss.ma" in text for text in texts if "cnss" in text)
