@@ -18,6 +18,7 @@ glossary (``lang/data/glossary.tsv``), with a lower weight.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -29,6 +30,7 @@ from importlib import resources
 import snowballstemmer
 
 from siyada.lang import Label, normalize
+from siyada.lang.direction import known_arabic_words
 from siyada.lang.translit.arabizi import arabizi_word_to_arabic
 from siyada.lang.translit.tifinagh import tifinagh_to_latin
 
@@ -70,13 +72,25 @@ _SKELETON_KEEP = re.compile(r"[^bcdfgklmnrstz]+")
 
 
 @cache
+def _stopwords(label: Label) -> frozenset[str]:
+    path = resources.files("siyada.knowledge").joinpath("data/stopwords.json")
+    table = json.loads(path.read_text(encoding="utf-8"))
+    return frozenset(normalize(word, label, fold_hamza=True) for word in table[label.value])
+
+
+@cache
 def _stemmer(language: str) -> snowballstemmer.stemmer:
     return snowballstemmer.stemmer(language)
 
 
 def arabic_stem(word: str) -> str:
-    """A light stem (Light10-style): article and conjunction prefixes, common suffixes."""
-    if len(word) > 3 and word.startswith("و"):
+    """A light stem (Light10-style): article and conjunction prefixes, common suffixes.
+
+    A leading و is the conjunction only when what follows is a known word and the whole is not
+    (وطنية keeps its و; والبطاقة and وبطاقة lose it). Words come normalized with hamza and ta
+    marbuta folded.
+    """
+    if len(word) > 3 and word.startswith("و") and _is_conjunction(word):
         word = word[1:]
     for prefix in _ARABIC_PREFIXES:
         if word.startswith(prefix) and len(word) - len(prefix) >= 2:
@@ -90,6 +104,23 @@ def arabic_stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 2:
             word = word[: -len(suffix)]
     return word
+
+
+@cache
+def _known_words() -> frozenset[str]:
+    """The shipped word list, folded as search keys are."""
+    return frozenset(
+        normalize(word, Label.ARY_ARAB, fold_hamza=True, fold_ta_marbuta=True)
+        for word in known_arabic_words()
+    )
+
+
+def _is_conjunction(word: str) -> bool:
+    rest = word[1:]
+    if rest.startswith("ال"):
+        return True
+    known = _known_words()
+    return rest in known and word not in known
 
 
 def tamazight_fold(word: str) -> str:
@@ -236,6 +267,8 @@ def query_keys(text: str, label: Label) -> dict[str, float]:
         (p, Label.ARB_ARAB) for p in arabic
     ]:
         for word in _words(phrase, phrase_label):
+            if word in _stopwords(phrase_label):
+                continue
             for key in word_keys(word, phrase_label):
                 if not key.startswith("s:"):
                     weights[key] = max(weights[key], TRANSLATION_WEIGHT)

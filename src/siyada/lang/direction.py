@@ -135,6 +135,11 @@ def _reading_model() -> _ReadingModel:
     )
 
 
+def known_arabic_words() -> frozenset[str]:
+    """The normalized words of the shipped Darija/Arabic word list."""
+    return _reading_model().words
+
+
 def arabic_reading_score(text: str) -> float:
     """Log-likelihood of the Arabic words of ``text`` read in the order they are written."""
     model = _reading_model()
