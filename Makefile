@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-DEMO_QUERIES := "kifach njded lbita9a lwatania" "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵏⴼⵍⵓⵍ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ" "how do I get a birth certificate"
+DEMO_QUERIES := "kifach njded lbita9a lwatania" "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵎⴰⵢⵏⵓⵖ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ" "how do I get a birth certificate"
 
 demo: $(STAMP)
 	$(BIN)/siyada lang demo

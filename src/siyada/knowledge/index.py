@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,12 +62,38 @@ class CollectionIndex:
             scores[~allowed] = 0.0
         return _top(scores, k, minimum=0.0)
 
+    def known_share(self, keys: Sequence[str]) -> float:
+        """The share of ``keys`` that occur somewhere in the collection."""
+        if not keys or len(self.vocabulary) == 0:
+            return 0.0
+        positions = np.minimum(np.searchsorted(self.vocabulary, keys), len(self.vocabulary) - 1)
+        return float(np.mean(self.vocabulary[positions] == np.array(keys, dtype=np.str_)))
+
+    def contains_all(self, row: int, keys: Iterable[str]) -> bool:
+        """Whether chunk ``row`` holds every one of ``keys``."""
+        names = list(keys)
+        if not names:
+            return False
+        positions = np.searchsorted(self.vocabulary, names)
+        for name, position in zip(names, positions, strict=True):
+            if position >= len(self.vocabulary) or self.vocabulary[position] != name:
+                return False
+            postings = self.rows[self.starts[position] : self.starts[position + 1]]
+            found = np.searchsorted(postings, row)
+            if found >= len(postings) or postings[found] != row:
+                return False
+        return True
+
     def dense(
-        self, query: npt.NDArray[np.float32], allowed: npt.NDArray[np.bool_] | None, k: int
+        self,
+        queries: npt.NDArray[np.float32],
+        allowed: npt.NDArray[np.bool_] | None,
+        k: int,
     ) -> Ranking:
+        """Chunks ranked by their best cosine with any of the query's vectors (rows)."""
         if self.vectors is None or self.size == 0:
             return []
-        scores = self.vectors @ query
+        scores = (self.vectors @ queries.T).max(axis=1)
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf).astype(np.float32)
         return _top(scores, k, minimum=-np.inf)

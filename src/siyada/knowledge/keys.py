@@ -32,7 +32,7 @@ import snowballstemmer
 from siyada.lang import Label, normalize
 from siyada.lang.direction import known_arabic_words
 from siyada.lang.translit.arabizi import arabizi_word_to_arabic
-from siyada.lang.translit.tifinagh import tifinagh_to_latin
+from siyada.lang.translit.tifinagh import TIFINAGH, tifinagh_to_latin
 
 WORD_WEIGHT = 1.0
 TRANSLATION_WEIGHT = 0.6
@@ -41,7 +41,6 @@ SKELETON_MIN_LENGTH = 3
 
 _WORD = re.compile(r"[^\W_]+")
 _ARABIC = re.compile(r"[\u0620-\u064A\u0671-\u06D3\u06A4\u06AF]")
-_TIFINAGH = re.compile(r"[\u2D30-\u2D7F]")
 _ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 _ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
 _STEMMER_LANGUAGES = {
@@ -68,6 +67,13 @@ _SKELETON_LETTERS = str.maketrans(
         **dict.fromkeys("rرṛ", "r"),
     }
 )  # fmt: skip
+_FUNCTION_WORD_LABELS = frozenset({Label.ENG_LATN, Label.FRA_LATN, Label.SPA_LATN})
+_ARABIC_LOAN = re.compile(r"^l[^aeiou]")
+"""Tamazight writes Arabic loans with the Arabic article: lqaḥ, lminḥa."""
+_ARABIC_SOUNDS = re.compile("[ḥɛq]")
+_AS_ARABIZI = str.maketrans(
+    {"ḥ": "7", "ɛ": "3", "ɣ": "gh", "x": "kh", "c": "ch", "ṣ": "s", "ḍ": "d", "ṭ": "t", "ẓ": "z"}
+)
 _SKELETON_KEEP = re.compile(r"[^bcdfgklmnrstz]+")
 
 
@@ -128,7 +134,9 @@ def tamazight_fold(word: str) -> str:
     word = word.lower()
     for digraph, letter in _TAMAZIGHT_DIGRAPHS:
         word = word.replace(digraph, letter)
-    return re.sub(r"(.)\1+", r"\1", word.translate(_TAMAZIGHT_LETTERS))
+    folded = re.sub(r"(.)\1+", r"\1", word.translate(_TAMAZIGHT_LETTERS))
+    # The first-person ending of verbs (smaynuɣ, I renew): the stem is what texts share.
+    return folded[:-1] if len(folded) >= 5 and folded.endswith("ɣ") else folded
 
 
 def _strip_accents(word: str) -> str:
@@ -148,7 +156,7 @@ def skeleton(word: str) -> str:
 def _script_of(word: str) -> str:
     if _ARABIC.search(word):
         return "Arab"
-    if _TIFINAGH.search(word):
+    if TIFINAGH.search(word):
         return "Tfng"
     return "Latn"
 
@@ -186,6 +194,11 @@ def word_keys(word: str, label: Label) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def query_words(text: str, label: Label) -> list[str]:
+    """The normalized words of ``text`` that keys are made of."""
+    return _words(text, label)
+
+
 def _words(text: str, label: Label) -> list[str]:
     folded = normalize(text, label, fold_hamza=True, fold_ta_marbuta=True).lower()
     return _WORD.findall(folded)
@@ -206,37 +219,85 @@ class Glossary:
 
 
 def glossary_form(word: str, label: Label) -> str:
+    """How a glossary term is looked up: Tamazight folded, French and Arabic by their stems."""
     if label is Label.BER_LATN:
         return tamazight_fold(word)
+    if label is Label.FRA_LATN:
+        return str(_stemmer("french").stemWord(_strip_accents(word.lower())))
     if label.script == "Arab":
-        return normalize(word, label, fold_hamza=True, fold_ta_marbuta=True)
+        folded = normalize(word, label, fold_hamza=True, fold_ta_marbuta=True)
+        return arabic_stem(folded) if label is Label.ARB_ARAB else folded
     return _strip_accents(word.lower())
 
 
 @cache
 def glossary() -> Glossary:
+    """The shipped glossary, plus French <-> Arabic pairs read off its rows.
+
+    Each row gives French and Arabic translations of one term: its single-word French and
+    Arabic translations translate each other, which lets a French query reach Arabic text and
+    an Arabic (or Darija) one reach French text.
+    """
     path = resources.files("siyada.lang").joinpath("data/glossary.tsv")
-    translations: dict[tuple[Label, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    french_of: dict[tuple[Label, str], dict[str, None]] = defaultdict(dict)
+    arabic_of: dict[tuple[Label, str], dict[str, None]] = defaultdict(dict)
     for line in path.read_text(encoding="utf-8").splitlines()[1:]:
         fields = line.split("\t")
         if len(fields) != 4:
             continue
-        label, term, french, arabic = (Label(fields[0]), fields[1], fields[2], fields[3])
+        label, term = Label(fields[0]), fields[1]
+        french, arabic = fields[2].split("|"), fields[3].split("|")
         key = (label, glossary_form(term, label))
-        known_french, known_arabic = translations.get(key, ((), ()))
-        translations[key] = (
-            known_french + tuple(french.split("|")),
-            known_arabic + tuple(arabic.split("|")),
-        )
-    return Glossary(translations)
+        french_of[key].update(dict.fromkeys(french))
+        arabic_of[key].update(dict.fromkeys(arabic))
+        single_french = [word for word in french if " " not in word]
+        single_arabic = [word for word in arabic if " " not in word]
+        for word in single_french:
+            arabic_of[(Label.FRA_LATN, glossary_form(word, Label.FRA_LATN))].update(
+                dict.fromkeys(single_arabic)
+            )
+        for word in single_arabic:
+            french_of[(Label.ARB_ARAB, glossary_form(word, Label.ARB_ARAB))].update(
+                dict.fromkeys(single_french)
+            )
+    keys = french_of.keys() | arabic_of.keys()
+    return Glossary(
+        {key: (tuple(french_of.get(key, ())), tuple(arabic_of.get(key, ()))) for key in keys}
+    )
 
 
 def _translation_labels(label: Label) -> tuple[Label, ...]:
     if label is Label.ZGH_TFNG:
         return (Label.BER_LATN,)
-    if label is Label.ARB_ARAB:
-        return (Label.ARY_ARAB,)
+    if label in (Label.ARB_ARAB, Label.ARY_ARAB):
+        return (Label.ARY_ARAB, Label.ARB_ARAB)
     return (label,)
+
+
+def tamazight_forms(word: str) -> list[str]:
+    """The word, then the forms a dictionary would list it under (a light, rule-based guess).
+
+    Verbs lose their person markers (ssmaynuɣ -> ssmaynu, yawi -> awi), nouns in the annexed
+    state go back to the free state (ubnu -> abnu, wussan -> ussan, tgmrt -> tagmrt), and Arabic
+    loans lose the article (lqaḥ -> qaḥ).
+    """
+    forms = [word]
+    stem = word.removesuffix("ɣ").removesuffix("gh") if len(word) > 3 else word
+    if len(stem) > 3 and stem[0] in "ytn" and stem[1] not in "aeiou":
+        stem = stem[1:]
+    forms.append(stem)
+    if len(word) > 3:
+        if word[0] == "u":
+            forms.append("a" + word[1:])
+        elif word[0] in "wy":
+            forms.append(word[1:])
+        elif word[0] == "t" and word[1] not in "aeiou":
+            forms.append("ta" + word[1:])
+        if word[0] == "l" and word[1] not in "aeiou":
+            forms.append(word[1:])
+        if word.endswith("n") and word[0] in "iy":
+            forms.append(word[:-1])
+    return list(dict.fromkeys(forms))
 
 
 def translations(words: Iterable[str], label: Label) -> tuple[list[str], list[str]]:
@@ -244,24 +305,44 @@ def translations(words: Iterable[str], label: Label) -> tuple[list[str], list[st
     french: list[str] = []
     arabic: list[str] = []
     entries = glossary()
+    tamazight = label in (Label.BER_LATN, Label.ZGH_TFNG)
     for word in words:
-        lookup_word = tifinagh_to_latin(word) if _TIFINAGH.search(word) else word
+        lookup_word = tifinagh_to_latin(word) if TIFINAGH.search(word) else word
+        candidates = tamazight_forms(lookup_word) if tamazight else [lookup_word]
         for source in _translation_labels(label):
-            found = entries.lookup(source, lookup_word)
+            found = next(filter(None, (entries.lookup(source, form) for form in candidates)), None)
             if found:
                 french.extend(found[0])
                 arabic.extend(found[1])
     return french, arabic
 
 
+def _arabic_loan_keys(words: Iterable[str]) -> list[str]:
+    """Arabic-script keys of the Tamazight words that look like Arabic loans (lqaḥ, lminḥa)."""
+    keys = []
+    for word in words:
+        latin = tifinagh_to_latin(word) if TIFINAGH.search(word) else word
+        if _ARABIC_LOAN.match(latin) or _ARABIC_SOUNDS.search(latin):
+            arabic = arabizi_word_to_arabic(latin.translate(_AS_ARABIZI))
+            folded = normalize(arabic, Label.ARY_ARAB, fold_hamza=True, fold_ta_marbuta=True)
+            keys.append(f"a:{arabic_stem(folded)}")
+    return keys
+
+
 def query_keys(text: str, label: Label) -> dict[str, float]:
     """Weighted keys of a query: its own words, and the glossary translations of them."""
     weights: dict[str, float] = defaultdict(float)
     words = _words(text, label)
+    dropped = _stopwords(label) if label in _FUNCTION_WORD_LABELS else frozenset()
     for word in words:
+        if word in dropped:
+            continue
         for key in word_keys(word, label):
             weight = SKELETON_WEIGHT if key.startswith("s:") else WORD_WEIGHT
             weights[key] = max(weights[key], weight)
+    if label in (Label.BER_LATN, Label.ZGH_TFNG):
+        for key in _arabic_loan_keys(words):
+            weights[key] = max(weights[key], TRANSLATION_WEIGHT)
     french, arabic = translations(words, label)
     for phrase, phrase_label in [(p, Label.FRA_LATN) for p in french] + [
         (p, Label.ARB_ARAB) for p in arabic

@@ -11,6 +11,10 @@ from siyada.lang.translit.engine import CharMap, load_table, table_map
 _ZWNJ = "\u200c"
 
 
+TIFINAGH = re.compile(r"[\u2D30-\u2D7F]")
+"""Any Tifinagh character (the Unicode Tifinagh block)."""
+
+
 @cache
 def _tifinagh_to_latin() -> tuple[CharMap, re.Pattern[str]]:
     table = load_table("tifinagh_latin")
