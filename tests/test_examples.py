@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import siyada
+
 REPO = Path(__file__).resolve().parents[1]
-FOLDERS = ["examples/fr", "examples/ar", "examples/zgh"]
+FOLDERS = [str(REPO / "examples" / name) for name in ("fr", "ar", "zgh")]
 EXPECTED = {
     "kifach njded lbita9a lwatania": {"تجديد-البطاقة-الوطنية.md"},
     "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵎⴰⵢⵏⵓⵖ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ": {"tamazight-takarda.txt"},
@@ -24,23 +24,10 @@ EXPECTED = {
 }
 
 
-def _siyada(
-    home: Path, *arguments: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "siyada", "--data-dir", str(home), *arguments],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("examples-home")
-    ingest = _siyada(data, "ingest", *FOLDERS, "--collection", "examples", "--json")
+    ingest = siyada(data, "ingest", *FOLDERS, "--collection", "examples", "--json", timeout=600)
     assert ingest.returncode == 0, ingest.stderr
     summary = json.loads(ingest.stdout)
     assert summary["failed"] == 0 and summary["added"] == 10
@@ -48,7 +35,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_example_is_ingested_with_chunks(home: Path) -> None:
-    shown = _siyada(home, "collections", "show", "examples", "--json")
+    shown = siyada(home, "collections", "show", "examples", "--json")
     records = [json.loads(line) for line in shown.stdout.splitlines()]
     assert len(records) == 10
     assert all(record["chunks"] > 0 for record in records)
@@ -58,9 +45,7 @@ def test_every_example_is_ingested_with_chunks(home: Path) -> None:
 
 def test_demo_queries_find_their_documents(home: Path) -> None:
     queries = list(EXPECTED)
-    answer = _siyada(
-        home, "search", "-c", "examples", "--json", "-k", "2", stdin="\n".join(queries)
-    )
+    answer = siyada(home, "search", "-c", "examples", "--json", "-k", "2", stdin="\n".join(queries))
     assert answer.returncode == 0, answer.stderr
     for query, line in zip(queries, answer.stdout.splitlines(), strict=True):
         results = json.loads(line)["results"]
@@ -69,7 +54,7 @@ def test_demo_queries_find_their_documents(home: Path) -> None:
 
 
 def test_the_arabic_pdf_reads_in_reading_order(home: Path) -> None:
-    answer = _siyada(
+    answer = siyada(
         home, "search", "الوثائق المطلوبة للتأمين", "-c", "examples", "--json", "-k", "5"
     )
     texts = [

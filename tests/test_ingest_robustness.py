@@ -25,10 +25,10 @@ from siyada.config import Settings
 from siyada.knowledge import KnowledgeBase
 from siyada.knowledge.ingest import Outcome, Source, ingest_file
 from siyada.knowledge.store import DEFAULT_TENANT, SQLiteStore
+from tests.cli import ENV, siyada
 
 COLLECTION = "docs"
 # A wide terminal keeps Typer's error boxes from wrapping words across lines.
-ENV = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1"}
 RUNNING_AS_ROOT = os.geteuid() == 0
 WORDS = [
     "river",
@@ -52,21 +52,6 @@ WORDS = [
     "courtyard",
     "fountain",
 ]
-
-
-def siyada(
-    data_dir: Path, *args: str, stdin: str | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "siyada", "--data-dir", str(data_dir), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=ENV,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def siyada_together(data_dir: Path, *commands: list[str]) -> list[subprocess.CompletedProcess[str]]:

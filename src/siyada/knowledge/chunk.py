@@ -9,7 +9,7 @@ joined by blank lines).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from siyada.knowledge.parse import Block, BlockKind
@@ -37,36 +37,29 @@ class Chunk:
         return " > ".join(self.headings)
 
 
-def _pieces(text: str, limit: int) -> Iterator[str]:
-    """``text`` cut at sentence ends (or spaces, for a sentence too long) into pieces <= limit."""
-    if len(text) <= limit:
-        yield text
-        return
+def _pack(parts: Iterable[str], limit: int) -> Iterator[str]:
+    """Consecutive ``parts`` joined by spaces into pieces of at most ``limit`` characters."""
     piece = ""
-    for sentence in _SENTENCE_END.split(text):
-        for part in _words_within(sentence, limit):
-            if piece and len(piece) + 1 + len(part) > limit:
-                yield piece
-                piece = part
-            else:
-                piece = f"{piece} {part}" if piece else part
+    for part in parts:
+        if piece and len(piece) + 1 + len(part) > limit:
+            yield piece
+            piece = part
+        else:
+            piece = f"{piece} {part}" if piece else part
     if piece:
         yield piece
 
 
-def _words_within(sentence: str, limit: int) -> Iterator[str]:
-    if len(sentence) <= limit:
-        yield sentence
-        return
-    part = ""
-    for word in sentence.split():
-        if part and len(part) + 1 + len(word) > limit:
-            yield part
-            part = word
-        else:
-            part = f"{part} {word}" if part else word
-    if part:
-        yield part
+def _pieces(text: str, limit: int) -> Iterator[str]:
+    """``text`` cut at sentence ends (or spaces, for a sentence too long) into pieces <= limit."""
+    if len(text) <= limit:
+        return iter([text])
+    parts = (
+        part
+        for sentence in _SENTENCE_END.split(text)
+        for part in (_pack(sentence.split(), limit) if len(sentence) > limit else [sentence])
+    )
+    return _pack(parts, limit)
 
 
 def _table_pieces(text: str, limit: int) -> Iterator[str]:
