@@ -101,10 +101,13 @@ def _report_payload(name: str, report: IngestReport, seconds: float) -> dict[str
 def _report_lines(name: str, report: IngestReport, seconds: float) -> Iterator[str]:
     counts = ", ".join(f"{report.count(outcome)} {outcome.value}" for outcome in Outcome)
     chunks_count = sum(result.chunks for result in report.results)
-    rate = report.pages / seconds if seconds > 0 else 0.0
+    files = len(report.results)
+    speed = f"{files / seconds:.1f} files/s" if seconds > 0 else ""
+    if report.pages and seconds > 0:
+        speed += f", {report.pages / seconds:.1f} PDF pages/s"
+    pages = f"{report.pages} PDF pages, " if report.pages else ""
     yield (
-        f"collection {name!r}: {counts}; {report.pages} pages, {chunks_count} chunks"
-        f" in {seconds:.1f} s ({rate:.1f} pages/s)"
+        f"collection {name!r}: {counts}; {pages}{chunks_count} chunks in {seconds:.1f} s ({speed})"
     )
     for result in report.failed:
         yield f"  failed: {result.name}: {result.reason}"
