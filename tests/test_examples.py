@@ -62,3 +62,29 @@ def test_the_arabic_pdf_reads_in_reading_order(home: Path) -> None:
     ]
     assert any("نسخة من البطاقة الوطنية للتعريف الإلكترونية" in text for text in texts)
     assert all("www.cnss.ma" in text for text in texts if "cnss" in text)
+
+
+def test_filters_and_collection_commands(home: Path) -> None:
+    listed = siyada(home, "collections", "--json")
+    [summary] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (summary["name"], summary["documents"], summary["embedder"]) == ("examples", 10, "e5")
+    query = "البطاقة الوطنية carte nationale"
+    french = siyada(home, "search", query, "-c", "examples", "--json", "--language", "fra_Latn")
+    languages = {result["language"] for result in json.loads(french.stdout)["results"]}
+    assert languages == {"fra_Latn"}
+    one = siyada(
+        home, "search", query, "-c", "examples", "--json", "--document", "amo-inscription.md"
+    )
+    names = {Path(result["document"]).name for result in json.loads(one.stdout)["results"]}
+    assert names == {"amo-inscription.md"}
+    bad_label = siyada(home, "search", query, "-c", "examples", "--language", "xx")
+    assert bad_label.returncode == 2 and "unknown language label" in bad_label.stderr
+
+
+def test_deleting_a_collection(tmp_path: Path) -> None:
+    assert siyada(tmp_path, "ingest", FOLDERS[0], "-c", "tmp", "--embedder", "none").returncode == 0
+    assert siyada(tmp_path, "collections", "delete", "tmp").returncode == 0
+    gone = siyada(tmp_path, "search", "carte", "-c", "tmp")
+    assert gone.returncode == 2 and "no collection named 'tmp'" in gone.stderr
+    again = siyada(tmp_path, "collections", "delete", "tmp")
+    assert again.returncode == 2

@@ -134,6 +134,13 @@ def ingest_command(
     """Ingest PDF, Word, OpenDocument, HTML, Markdown and text files into a collection."""
     knowledge = _open(ctx, embedder)
     knowledge.settings = replace(knowledge.settings, max_file_mb=max_file_mb)
+    existing = knowledge.store.collection(DEFAULT_TENANT, collection)
+    if embedder is not None and existing is not None and existing.embedder != embedder:
+        typer.echo(
+            f"warning: collection {collection!r} keeps the embedder it was created with"
+            f" ({existing.embedder}); --embedder {embedder} applies to new collections only",
+            err=True,
+        )
     started = time.perf_counter()
     try:
         with _IngestProgress() as progress:

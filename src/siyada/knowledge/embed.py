@@ -107,7 +107,13 @@ def make_embedder(spec: str) -> Embedder | None:
     if spec == "none":
         return None
     if spec == "e5":
-        return E5Embedder()
+        try:
+            return E5Embedder()
+        except (ImportError, OSError, RuntimeError) as error:
+            raise EmbeddingError(
+                f"cannot load the in-process embedding model ({error}); reinstall Siyada, or use"
+                " --embedder none (lexical search only) or openai:URL#MODEL"
+            ) from None
     if spec.startswith("openai:"):
         url, _, model = spec.removeprefix("openai:").partition("#")
         if not url or not model:
