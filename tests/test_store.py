@@ -104,3 +104,11 @@ def test_schema_is_migrated_once_and_newer_schemas_are_refused(tmp_path: Path) -
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="newer Siyada"):
         SQLiteStore(tmp_path / "s.db")
+
+
+def test_collection_ids_are_never_reused(open_store: StoreFactory) -> None:
+    store = open_store()
+    first = store.create_collection("t", "c", "none")
+    store.delete_collection("t", "c")
+    second = store.create_collection("t", "c", "none")
+    assert second.id != first.id

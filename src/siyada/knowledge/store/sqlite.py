@@ -25,7 +25,8 @@ from siyada.knowledge.store.base import (
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE collections (
-        id INTEGER PRIMARY KEY,
+        -- Never reused: index caches are keyed by collection id and generation.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL,
         name TEXT NOT NULL,
         embedder TEXT NOT NULL,
