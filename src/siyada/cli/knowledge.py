@@ -105,7 +105,8 @@ def _report_lines(name: str, report: IngestReport, seconds: float) -> Iterator[s
     speed = f"{files / seconds:.1f} files/s" if seconds > 0 else ""
     if report.pages and seconds > 0:
         speed += f", {report.pages / seconds:.1f} PDF pages/s"
-    pages = f"{report.pages} PDF pages, " if report.pages else ""
+    plural = "s" if report.pages > 1 else ""
+    pages = f"{report.pages} PDF page{plural}, " if report.pages else ""
     yield (
         f"collection {name!r}: {counts}; {pages}{chunks_count} chunks in {seconds:.1f} s ({speed})"
     )
