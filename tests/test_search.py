@@ -256,3 +256,10 @@ def test_embedder_errors_are_clear() -> None:
         make_embedder("word2vec")
     with pytest.raises(EmbeddingError, match="failed"):
         OpenAIEmbedder("http://127.0.0.1:9", "m", timeout=2)
+
+
+def test_overlong_tokens_are_not_keys() -> None:
+    blob = "QmFzZTY0" * 500
+    assert text_keys(f"carte {blob} nationale", Label.FRA_LATN) == [
+        "l:cart", "s:krt", "l:national", "s:ntnl",
+    ]  # fmt: skip

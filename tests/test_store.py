@@ -112,3 +112,13 @@ def test_collection_ids_are_never_reused(open_store: StoreFactory) -> None:
     store.delete_collection("t", "c")
     second = store.create_collection("t", "c", "none")
     assert second.id != first.id
+
+
+def test_document_filter_names_are_not_patterns(open_store: StoreFactory) -> None:
+    store = open_store()
+    collection = store.create_collection("t", "c", "none")
+    store.replace_document(collection, _document("/d/a_1.txt"), _chunks("one"))
+    store.replace_document(collection, _document("/d/ab1.txt"), _chunks("two"))
+    [only] = store.document_ids(collection, ["a_1.txt"])
+    assert [r.id for r in store.documents(collection) if r.name == "a_1.txt"] == [only]
+    assert store.document_ids(collection, ["%.txt"]) == []

@@ -38,6 +38,8 @@ WORD_WEIGHT = 1.0
 TRANSLATION_WEIGHT = 0.6
 SKELETON_WEIGHT = 0.3
 SKELETON_MIN_LENGTH = 3
+MAX_WORD_CHARS = 40
+"""Longer "words" (hashes, encoded blobs) are not keys: the index stores keys at a fixed width."""
 
 _WORD = re.compile(r"[^\W_]+")
 _ARABIC = re.compile(r"[\u0620-\u064A\u0671-\u06D3\u06A4\u06AF]")
@@ -54,14 +56,14 @@ _TAMAZIGHT_LETTERS = str.maketrans(
      "ẓ": "z", "ṛ": "r", "č": "c", "ǧ": "j", "ʷ": None, "e": None, "ə": None}
 )  # fmt: skip
 _SKELETON_DIGRAPHS = (
-    ("sh", "c"), ("ch", "c"), ("kh", "k"), ("gh", "g"), ("ph", "f"), ("th", "t"), ("qu", "k"),
+    ("sh", "ʃ"), ("ch", "ʃ"), ("kh", "k"), ("gh", "g"), ("ph", "f"), ("th", "t"), ("qu", "k"),
     ("ce", "se"), ("ci", "si"),
 )  # fmt: skip
 _SKELETON_LETTERS = str.maketrans(
     {
         **dict.fromkeys("bpvبپڤ", "b"), **dict.fromkeys("tطتثṭ", "t"), **dict.fromkeys("dدضḍ", "d"),
-        **dict.fromkeys("sصسṣ", "s"), **dict.fromkeys("zزذظẓ", "z"), **dict.fromkeys("cش", "c"),
-        **dict.fromkeys("kqxكقخ95", "k"), **dict.fromkeys("gjجغگɣ", "g"),
+        **dict.fromkeys("sصسṣzزذظẓ", "s"), **dict.fromkeys("ʃش", "ʃ"),
+        **dict.fromkeys("ckqxكقخ95", "k"), **dict.fromkeys("gjجغگɣ", "g"),
         **dict.fromkeys("fف", "f"),
         **dict.fromkeys("lل", "l"), **dict.fromkeys("mم", "m"), **dict.fromkeys("nن", "n"),
         **dict.fromkeys("rرṛ", "r"),
@@ -74,7 +76,7 @@ _ARABIC_SOUNDS = re.compile("[ḥɛq]")
 _AS_ARABIZI = str.maketrans(
     {"ḥ": "7", "ɛ": "3", "ɣ": "gh", "x": "kh", "c": "ch", "ṣ": "s", "ḍ": "d", "ṭ": "t", "ẓ": "z"}
 )
-_SKELETON_KEEP = re.compile(r"[^bcdfgklmnrstz]+")
+_SKELETON_KEEP = re.compile(r"[^bdfgklmnrstʃ]+")
 
 
 @cache
@@ -173,11 +175,11 @@ def word_keys(word: str, label: Label) -> tuple[str, ...]:
     if script == "Arab":
         consonants_of = arabic_stem(word)
         keys.append(f"a:{consonants_of}")
-    elif script == "Tfng":
-        consonants_of = tifinagh_to_latin(word)
-        keys.append(f"b:{tamazight_fold(consonants_of)}")
-    elif label is Label.BER_LATN:
-        keys.append(f"b:{tamazight_fold(word)}")
+    elif script == "Tfng" or label is Label.BER_LATN:
+        latin = tifinagh_to_latin(word) if script == "Tfng" else word
+        keys.append(f"b:{tamazight_fold(latin)}")
+        # Tamazight Latin writes ش as c.
+        consonants_of = latin.replace("c", "ʃ")
     elif label is Label.ARY_LATN:
         arabic = normalize(
             arabizi_word_to_arabic(word), Label.ARY_ARAB, fold_hamza=True, fold_ta_marbuta=True
@@ -201,7 +203,7 @@ def query_words(text: str, label: Label) -> list[str]:
 
 def _words(text: str, label: Label) -> list[str]:
     folded = normalize(text, label, fold_hamza=True, fold_ta_marbuta=True).lower()
-    return _WORD.findall(folded)
+    return [word for word in _WORD.findall(folded) if len(word) <= MAX_WORD_CHARS]
 
 
 def text_keys(text: str, label: Label) -> list[str]:

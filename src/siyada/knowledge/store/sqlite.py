@@ -259,10 +259,11 @@ class SQLiteStore:
     def document_ids(self, collection: Collection, names: Sequence[str]) -> list[int]:
         ids: list[int] = []
         for name in names:
+            tail = "%/" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             rows = self._db.execute(
                 "SELECT id FROM documents WHERE collection_id = ?"
-                " AND (name = ? OR path = ? OR name LIKE ? OR path LIKE ?)",
-                (collection.id, name, name, f"%/{name}", f"%/{name}"),
+                " AND (name = ? OR path = ? OR name LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')",
+                (collection.id, name, name, tail, tail),
             ).fetchall()
             ids.extend(row[0] for row in rows)
         return ids
