@@ -156,3 +156,55 @@ def _zip_with(name: str) -> bytes:
 def test_empty_and_binary_files_are_refused(content: bytes) -> None:
     with pytest.raises(ParseError):
         parse("file.txt", content)
+
+
+def _docx_with_body(xml: str) -> bytes:
+    import zipfile
+
+    word = docx.Document()
+    source = io.BytesIO()
+    word.save(source)
+    target = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as broken:
+        for item in original.infolist():
+            content = original.read(item.filename)
+            broken.writestr(item, xml if item.filename == "word/document.xml" else content)
+    return target.getvalue()
+
+
+def test_broken_files_inside_valid_containers_are_parse_errors() -> None:
+
+    with pytest.raises(ParseError, match="UTF-16"):
+        parse("bom.txt", b"\xff\xfeA")
+    assert _kinds(parse("empty-heading.md", b"#\n\nJust a paragraph.").blocks) == [
+        (BlockKind.PARAGRAPH, "Just a paragraph.")
+    ]
+
+
+def test_any_parser_failure_is_a_failed_file_not_a_crash(tmp_path: Path) -> None:
+    from siyada.config import Settings
+    from siyada.knowledge import KnowledgeBase
+    from siyada.knowledge.ingest import Outcome
+    from siyada.knowledge.store import DEFAULT_TENANT
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.docx").write_bytes(_docx_with_body("<w:document><unclosed"))
+    (tmp_path / "docs" / "b.txt").write_bytes(b"\xff\xfeA")
+    (tmp_path / "docs" / "c.txt").write_text("la carte nationale", encoding="utf-8")
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "home", embedder="none"))
+    report = base.ingest(DEFAULT_TENANT, "c", [tmp_path / "docs"])
+    outcomes = {Path(r.name).name: (r.outcome, r.reason) for r in report.results}
+    assert outcomes["c.txt"][0] is Outcome.ADDED
+    assert outcomes["a.docx"][0] is Outcome.FAILED and "corrupt" in str(outcomes["a.docx"][1])
+    assert outcomes["b.txt"][0] is Outcome.FAILED and "UTF-16" in str(outcomes["b.txt"][1])
+    base.close()
+
+
+def test_zip_bombs_are_refused() -> None:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", "<w/>" + " " * (200 * 2**20))
+    with pytest.raises(ParseError, match="zip bomb"):
+        parse("bomb.docx", buffer.getvalue())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -263,3 +264,49 @@ def test_overlong_tokens_are_not_keys() -> None:
     assert text_keys(f"carte {blob} nationale", Label.FRA_LATN) == [
         "l:cart", "s:krt", "l:national", "s:ntnl",
     ]  # fmt: skip
+
+
+def test_offsets_hold_with_repeated_whitespace() -> None:
+    long_sentence = " ".join(f"mot{n}  x\t" for n in range(600))
+    blocks = [
+        Block(BlockKind.PARAGRAPH, "Intro."),
+        Block(BlockKind.PARAGRAPH, long_sentence),
+        Block(BlockKind.CODE, "ligne  un\n    ligne deux"),
+    ]
+    chunks = chunk_blocks(blocks)
+    text = document_text(blocks)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert len(chunk.text) <= MAX_CHARS
+
+
+def test_a_collection_never_records_an_embedder_that_cannot_load(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("la carte", encoding="utf-8")
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "home", embedder="bogus"))
+    with pytest.raises(EmbeddingError):
+        base.ingest(DEFAULT_TENANT, "c", [tmp_path / "a.txt"])
+    assert base.collections(DEFAULT_TENANT) == []
+    base.close()
+
+
+def test_lexical_search_needs_no_embedder(
+    embedding_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.txt").write_text("la carte nationale", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path / "home", embedder=f"openai:{embedding_server}#letters")
+    writer = KnowledgeBase(settings)
+    writer.ingest(DEFAULT_TENANT, "remote", [tmp_path / "a.txt"])
+    writer.close()
+    shutil.rmtree(settings.index_dir)  # the next search rebuilds the index
+
+    def unreachable(self: KnowledgeBase, spec: str) -> None:
+        raise EmbeddingError(f"{spec} is down")
+
+    monkeypatch.setattr(KnowledgeBase, "embedder", unreachable)
+    reader = KnowledgeBase(settings)
+    [found] = reader.search(DEFAULT_TENANT, "remote", ["carte"], mode=SearchMode.LEXICAL)
+    assert len(found.hits) == 1
+    with pytest.raises(EmbeddingError, match="is down"):
+        reader.search(DEFAULT_TENANT, "remote", ["carte"], mode=SearchMode.FUSED)
+    reader.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def test_deleting_documents_and_collections_removes_their_chunks(open_store: Sto
     assert [row.keys for row in store.index_rows(collection)] == ["l:two"]
     assert store.document_ids(collection, ["b.txt"]) == [store.documents(collection)[0].id]
     store.delete_collection("t", "c")
-    assert list(store.index_rows(collection)) == []
+    with pytest.raises(StoreError):
+        list(store.index_rows(collection))
     with pytest.raises(StoreError):
         store.generation(collection)
 
@@ -122,3 +124,33 @@ def test_document_filter_names_are_not_patterns(open_store: StoreFactory) -> Non
     [only] = store.document_ids(collection, ["a_1.txt"])
     assert [r.id for r in store.documents(collection) if r.name == "a_1.txt"] == [only]
     assert store.document_ids(collection, ["%.txt"]) == []
+
+
+def test_a_forged_collection_of_another_tenant_is_refused(open_store: StoreFactory) -> None:
+    store = open_store()
+    theirs = store.create_collection("hospital", "records", "none")
+    store.replace_document(theirs, _document("/d/secret.txt"), _chunks("secret"))
+    forged = replace(theirs, tenant="ministry")
+    chunk_id = next(iter(store.index_rows(theirs))).chunk_id
+    for attempt in (
+        lambda: store.chunks(forged, [chunk_id]),
+        lambda: list(store.index_rows(forged)),
+        lambda: store.documents(forged),
+        lambda: store.generation(forged),
+        lambda: store.replace_document(forged, _document("/d/x.txt"), _chunks("x")),
+        lambda: store.delete_documents(forged, ["/d/secret.txt"]),
+    ):
+        with pytest.raises(StoreError):
+            attempt()
+    assert [row.keys for row in store.index_rows(theirs)] == ["l:secret"]
+
+
+def test_chunk_ids_are_never_reused(open_store: StoreFactory) -> None:
+    store = open_store()
+    collection = store.create_collection("t", "c", "none")
+    store.replace_document(collection, _document("/d/a.txt"), _chunks("one"))
+    store.replace_document(collection, _document("/d/b.txt"), _chunks("two"))
+    last = max(row.chunk_id for row in store.index_rows(collection))
+    store.delete_documents(collection, ["/d/b.txt"])
+    store.replace_document(collection, _document("/d/c.txt"), _chunks("three"))
+    assert min(row.chunk_id for row in store.index_rows(collection) if row.keys == "l:three") > last

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from siyada.config import Settings
 from siyada.knowledge import Filters, KnowledgeBase, QueryResults, SearchMode
 from siyada.knowledge.embed import EmbeddingError
 from siyada.knowledge.ingest import FileResult, IngestReport, Outcome
+from siyada.knowledge.search import MAX_QUERY_CHARS
 from siyada.knowledge.store import DEFAULT_TENANT, StoreError
 
 SNIPPET_CHARS = 240
@@ -49,7 +51,7 @@ def _open(ctx: typer.Context, embedder: str | None = None) -> KnowledgeBase:
         settings = replace(settings, embedder=embedder)
     try:
         return KnowledgeBase(settings)
-    except (StoreError, OSError) as error:
+    except (StoreError, OSError, sqlite3.Error) as error:
         raise _fail(f"cannot open the store in {settings.data_dir}: {error}", 1) from None
 
 
@@ -153,7 +155,7 @@ def ingest_command(
                 on_start=progress.start,
                 on_file=progress.advance,
             )
-    except (StoreError, EmbeddingError) as error:
+    except (StoreError, EmbeddingError, sqlite3.Error) as error:
         raise _fail(str(error)) from None
     finally:
         knowledge.close()
@@ -241,8 +243,15 @@ def search_command(
     try:
         knowledge.collection(DEFAULT_TENANT, collection)
         lines = inputs([query] if query is not None else None)
+        warned = False
         for batch in chunks(lines, max_lines=SEARCH_BATCH):
             texts = [text.strip() for text in batch]
+            if not warned and any(len(text) > MAX_QUERY_CHARS for text in texts):
+                typer.echo(
+                    f"warning: queries longer than {MAX_QUERY_CHARS} characters are cut there",
+                    err=True,
+                )
+                warned = True
             answered = iter(
                 knowledge.search(
                     DEFAULT_TENANT, collection, [t for t in texts if t], k=k, filters=filters,
@@ -254,7 +263,7 @@ def search_command(
                 results = next(answered) if text else QueryResults(text, "und", [])
                 rows.extend(_result_rows(results, as_json))
             emit(rows)
-    except (StoreError, EmbeddingError) as error:
+    except (StoreError, EmbeddingError, sqlite3.Error) as error:
         raise _fail(str(error)) from None
     finally:
         knowledge.close()
@@ -270,6 +279,8 @@ def list_collections(
     knowledge = _open(ctx)
     try:
         summaries = knowledge.collections(DEFAULT_TENANT)
+    except sqlite3.Error as error:
+        raise _fail(f"cannot read the store: {error}", 1) from None
     finally:
         knowledge.close()
     if as_json:
@@ -293,7 +304,7 @@ def show_collection(
     knowledge = _open(ctx)
     try:
         records = knowledge.store.documents(knowledge.collection(DEFAULT_TENANT, name))
-    except StoreError as error:
+    except (StoreError, sqlite3.Error) as error:
         raise _fail(str(error)) from None
     finally:
         knowledge.close()
@@ -311,7 +322,7 @@ def delete_collection(
     knowledge = _open(ctx)
     try:
         knowledge.delete_collection(DEFAULT_TENANT, name)
-    except StoreError as error:
+    except (StoreError, sqlite3.Error) as error:
         raise _fail(str(error)) from None
     finally:
         knowledge.close()

@@ -19,7 +19,11 @@ TARGET_CHARS = 900
 MAX_CHARS = 1600
 """No chunk is longer than this, except that a single word is never split."""
 BLOCK_SEPARATOR = "\n\n"
-_SENTENCE_END = re.compile(r"(?<=[.!?؟۔…])\s+")
+_SENTENCE = re.compile(r"\S.*?(?:[.!?؟۔…](?=\s)|$)", re.DOTALL)
+"""A sentence: from a non-space character to the next sentence mark followed by a space."""
+_NON_SPACE = re.compile(r"\S+")
+HEADING_CHARS = 200
+"""Headings longer than this are cut in heading paths (they are repeated in every chunk)."""
 
 
 @dataclass(frozen=True)
@@ -37,27 +41,40 @@ class Chunk:
         return " > ".join(self.headings)
 
 
-def _pack(parts: Iterable[str], limit: int) -> Iterator[str]:
-    """Consecutive ``parts`` joined by spaces into pieces of at most ``limit`` characters."""
-    piece = ""
-    for part in parts:
-        if piece and len(piece) + 1 + len(part) > limit:
-            yield piece
-            piece = part
-        else:
-            piece = f"{piece} {part}" if piece else part
-    if piece:
-        yield piece
+Span = tuple[int, int]
 
 
-def _pieces(text: str, limit: int) -> Iterator[str]:
-    """``text`` cut at sentence ends (or spaces, for a sentence too long) into pieces <= limit."""
+def _pack(spans: Iterable[Span], limit: int) -> Iterator[Span]:
+    """Consecutive spans of a text merged into spans at most ``limit`` characters long."""
+    current: Span | None = None
+    for start, end in spans:
+        if current is not None and end - current[0] > limit:
+            yield current
+            current = None
+        current = (start, end) if current is None else (current[0], end)
+    if current is not None:
+        yield current
+
+
+def _pieces(text: str, limit: int) -> Iterator[Span]:
+    """Spans of ``text`` cut at sentence ends (or spaces, for a sentence too long), <= limit."""
     if len(text) <= limit:
-        return iter([text])
+        return iter([(0, len(text))])
+    sentences = [match.span() for match in _SENTENCE.finditer(text)]
     parts = (
         part
-        for sentence in _SENTENCE_END.split(text)
-        for part in (_pack(sentence.split(), limit) if len(sentence) > limit else [sentence])
+        for start, end in sentences
+        for part in (
+            _pack(
+                (
+                    (start + m.start(), start + m.end())
+                    for m in _NON_SPACE.finditer(text[start:end])
+                ),
+                limit,
+            )
+            if end - start > limit
+            else [(start, end)]
+        )
     )
     return _pack(parts, limit)
 
@@ -79,6 +96,7 @@ def document_text(blocks: list[Block]) -> str:
 
 
 def chunk_blocks(blocks: list[Block]) -> list[Chunk]:
+    whole = document_text(blocks)
     chunks: list[Chunk] = []
     headings: list[tuple[int, str]] = []
     parts: list[tuple[str, int]] = []
@@ -90,7 +108,8 @@ def chunk_blocks(blocks: list[Block]) -> list[Chunk]:
         if parts:
             start = parts[0][1]
             end = parts[-1][1] + len(parts[-1][0])
-            text = BLOCK_SEPARATOR.join(piece for piece, _ in parts)
+            # The document's own text between the pieces: its spacing and block separators.
+            text = whole[start:end]
             path = tuple(title for _, title in headings)
             chunks.append(Chunk(len(chunks), text, path, page, start, end))
             parts.clear()
@@ -98,8 +117,7 @@ def chunk_blocks(blocks: list[Block]) -> list[Chunk]:
 
     def add(piece: str, offset: int, block_page: int | None) -> None:
         nonlocal page
-        size = sum(len(text) + len(BLOCK_SEPARATOR) for text, _ in parts)
-        if parts and size + len(piece) > TARGET_CHARS:
+        if parts and offset + len(piece) - parts[0][1] > TARGET_CHARS:
             flush()
         if not parts:
             page = block_page
@@ -111,7 +129,7 @@ def chunk_blocks(blocks: list[Block]) -> list[Chunk]:
             flush()
             while headings and headings[-1][0] >= block.level:
                 headings.pop()
-            headings.append((block.level, block.text))
+            headings.append((block.level, block.text[:HEADING_CHARS]))
         elif block.kind is BlockKind.TABLE:
             flush()
             rows_from = 0
@@ -123,10 +141,8 @@ def chunk_blocks(blocks: list[Block]) -> list[Chunk]:
                 path = tuple(title for _, title in headings)
                 chunks.append(Chunk(len(chunks), piece, path, block.page, start, start + len(body)))
         else:
-            position = offset
-            for piece in _pieces(block.text, MAX_CHARS):
-                position = block.text.find(piece[:40], position - offset) + offset
-                add(piece, position, block.page)
+            for start, end in _pieces(block.text, MAX_CHARS):
+                add(block.text[start:end], offset + start, block.page)
         offset += len(block.text) + len(BLOCK_SEPARATOR)
     flush()
     return chunks

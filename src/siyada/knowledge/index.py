@@ -107,7 +107,8 @@ def _top(scores: npt.NDArray[np.float32], k: int, minimum: float) -> Ranking:
     return [(int(row), float(scores[row])) for row in ordered]
 
 
-def build_index(rows: Iterable[IndexRow], dim: int | None) -> CollectionIndex:
+def build_index(rows: Iterable[IndexRow]) -> CollectionIndex:
+    """The index of ``rows``; vectors when the rows carry embeddings (all of one size)."""
     chunk_ids: list[int] = []
     document_ids: list[int] = []
     languages: list[str] = []
@@ -118,14 +119,15 @@ def build_index(rows: Iterable[IndexRow], dim: int | None) -> CollectionIndex:
     posting_rows: list[int] = []
     posting_counts: list[int] = []
     lengths: list[int] = []
-    empty_vector = bytes(4 * dim) if dim else b""
+    dim = 0
     for row_number, row in enumerate(rows):
         chunk_ids.append(row.chunk_id)
         document_ids.append(row.document_id)
         languages.append(row.language)
         dates.append(row.date_ordinal)
-        if dim:
-            vectors.append(row.embedding if row.embedding else empty_vector)
+        if row.embedding:
+            dim = dim or len(row.embedding) // 4
+        vectors.append(row.embedding or b"")
         counts = Counter(row.keys.split())
         lengths.append(sum(counts.values()))
         for term, count in counts.items():
@@ -158,7 +160,9 @@ def build_index(rows: Iterable[IndexRow], dim: int | None) -> CollectionIndex:
     np.cumsum(document_frequency.astype(np.int64), out=starts[1:])
     matrix = None
     if dim:
-        matrix = np.frombuffer(b"".join(vectors), dtype=np.float32).reshape(size, dim).copy()
+        empty = bytes(4 * dim)
+        joined = b"".join(vector or empty for vector in vectors)
+        matrix = np.frombuffer(joined, dtype=np.float32).reshape(size, dim).copy()
     return CollectionIndex(
         chunk_ids=np.array(chunk_ids, dtype=np.int64),
         document_ids=np.array(document_ids, dtype=np.int64),

@@ -187,6 +187,9 @@ def ingest_file(
         return FileResult(source.name, Outcome.FAILED, f"{error}{kept}")
     except RecursionError:
         return FileResult(source.name, Outcome.FAILED, "too deeply nested to parse")
+    except Exception as error:
+        reason = f"corrupt or unreadable ({type(error).__name__}: {error})"
+        return FileResult(source.name, Outcome.FAILED, reason[:300])
     document = NewDocument(
         path=str(source.path),
         name=source.name,

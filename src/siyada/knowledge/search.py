@@ -21,6 +21,8 @@ RRF_K = 60
 CANDIDATES = 100
 """Each ranking contributes this many candidates to the fusion."""
 MAX_K = 1000
+MAX_QUERY_CHARS = 2000
+"""Queries are cut to this many characters (a question, not a document)."""
 DENSE_GLOSSED = frozenset(
     {Label.ARY_ARAB, Label.ARY_LATN, Label.ZGH_TFNG, Label.BER_LATN, Label.ARB_ARAB}
 )
@@ -76,6 +78,7 @@ def prepare_queries(texts: Sequence[str]) -> list[PreparedQuery]:
     reaches French and Arabic text while the plain text still reaches text in the query's language.
     """
     prepared = []
+    texts = [text[:MAX_QUERY_CHARS] for text in texts]
     for text, found in zip(texts, identify_batch(texts), strict=True):
         label = found.label
         dense_text = text

@@ -70,6 +70,7 @@ class KnowledgeBase:
         return self._embedders[spec]
 
     def collection(self, tenant: str, name: str) -> Collection:
+        name = check_collection_name(name)
         found = self.store.collection(tenant, name)
         if found is None:
             known = ", ".join(summary.name for summary in self.store.collections(tenant))
@@ -82,7 +83,7 @@ class KnowledgeBase:
 
     def delete_collection(self, tenant: str, name: str) -> None:
         collection = self.collection(tenant, name)
-        self.store.delete_collection(tenant, name)
+        self.store.delete_collection(tenant, collection.name)
         self._indexes.drop(collection.id)
 
     def ingest(
@@ -98,6 +99,8 @@ class KnowledgeBase:
         name = check_collection_name(name)
         collection = self.store.collection(tenant, name)
         if collection is None:
+            # Build the embedder first: a collection must never record one that cannot load.
+            self.embedder(self.settings.embedder)
             collection = self.store.create_collection(tenant, name, self.settings.embedder)
         embedder = self.embedder(collection.embedder)
         report = ingest(
@@ -121,9 +124,7 @@ class KnowledgeBase:
             return self._loaded[key]
         index = self._indexes.load(collection.id, generation)
         if index is None:
-            embedder = self.embedder(collection.embedder)
-            dim = embedder.dim if embedder is not None else None
-            index = build_index(self.store.index_rows(collection), dim)
+            index = build_index(self.store.index_rows(collection))
             self._indexes.save(collection.id, generation, index)
         self._loaded = {key: index}
         return index
@@ -141,6 +142,7 @@ class KnowledgeBase:
         if not 1 <= k <= MAX_K:
             raise StoreError(f"k must be between 1 and {MAX_K}")
         collection = self.collection(tenant, name)
+        name = collection.name
         filters = filters or Filters()
         index = self.index(collection)
         document_ids = self.store.document_ids(collection, filters.documents)

@@ -50,9 +50,19 @@ __all__ = [
 ]
 
 
+MAX_EXPANSION = 40
+"""A zip (DOCX, ODT) may unpack to at most this many times its size, plus EXPANSION_FLOOR."""
+EXPANSION_FLOOR = 64 * 2**20
+
+
 def _zip_format(data: bytes) -> str | None:
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_EXPANSION * len(data) + EXPANSION_FLOOR:
+                raise ParseError(
+                    f"refused: it would unpack to {unpacked / 2**20:.0f} MB (a zip bomb?)"
+                )
             names = set(archive.namelist())
             if "word/document.xml" in names:
                 return "docx"

@@ -34,6 +34,8 @@ def parse_markdown(data: bytes) -> ParsedDocument:
             list_depth -= 1
         elif token.type == "heading_open":
             heading_level = int(token.tag[1:])
+        elif token.type == "heading_close":
+            heading_level = 0
         elif token.type == "table_open":
             table_rows = []
         elif token.type == "tr_open" and table_rows is not None:

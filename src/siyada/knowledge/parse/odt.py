@@ -23,7 +23,8 @@ def _walk(element: Any, blocks: list[Block], in_list: bool) -> None:
     for child in element.childNodes:
         name = getattr(child, "qname", None)
         if name == (TEXTNS, "h"):
-            level = int(child.getAttrNS(TEXTNS, "outline-level") or 1)
+            level_text = str(child.getAttrNS(TEXTNS, "outline-level") or "1")
+            level = int(level_text) if level_text.isdigit() else 1
             if text := _text(child):
                 blocks.append(Block(BlockKind.HEADING, text, level=level))
         elif name == (TEXTNS, "p"):
@@ -48,6 +49,8 @@ def parse_odt(data: bytes) -> ParsedDocument:
         document = load(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ExpatError, ValueError) as error:
         raise ParseError(f"corrupt OpenDocument file ({error})") from None
+    if document.text is None:
+        raise ParseError("corrupt OpenDocument file (no text body)")
     blocks: list[Block] = []
     _walk(document.text, blocks, in_list=False)
     return ParsedDocument(blocks)

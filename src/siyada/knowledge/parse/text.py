@@ -16,7 +16,10 @@ _BINARY_SAMPLE = 8192
 def decode_text(data: bytes) -> str:
     """UTF-8 (with or without BOM), UTF-16 with a BOM, else the most likely legacy encoding."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16").replace("\r\n", "\n")
+        try:
+            return data.decode("utf-16").replace("\r\n", "\n")
+        except UnicodeDecodeError:
+            raise ParseError("broken UTF-16 text (truncated or corrupt)") from None
     if b"\x00" in data[:_BINARY_SAMPLE]:
         raise ParseError("binary content, not text (wrong extension?)")
     try:

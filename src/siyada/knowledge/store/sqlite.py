@@ -25,7 +25,7 @@ from siyada.knowledge.store.base import (
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE collections (
-        -- Never reused: index caches are keyed by collection id and generation.
+        -- Ids are never reused: index caches are keyed by collection id and generation.
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -35,7 +35,7 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (tenant, name)
     );
     CREATE TABLE documents (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         collection_id INTEGER NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
         path TEXT NOT NULL,
         name TEXT NOT NULL,
@@ -51,7 +51,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX documents_name ON documents (collection_id, name);
     CREATE TABLE chunks (
-        id INTEGER PRIMARY KEY,
+        -- Never reused: a search ranks ids from an index, then reads them back.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
         ordinal INTEGER NOT NULL,
         text TEXT NOT NULL,
@@ -144,7 +145,19 @@ class SQLiteStore:
         )
         return cursor.rowcount > 0
 
+    def _owned(self, collection: Collection) -> None:
+        """Refuse a collection that is not (or no longer) the tenant's own."""
+        row = self._db.execute(
+            "SELECT 1 FROM collections WHERE id = ? AND tenant = ?",
+            (collection.id, collection.tenant),
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                f"collection {collection.name!r} does not exist for tenant {collection.tenant!r}"
+            )
+
     def documents(self, collection: Collection) -> list[DocumentRecord]:
+        self._owned(collection)
         rows = self._db.execute(
             """
             SELECT d.id, d.path, d.name, d.content_hash,
@@ -162,6 +175,7 @@ class SQLiteStore:
         date = document.date.date() if document.date else None
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._owned(collection)
             self._db.execute(
                 "DELETE FROM documents WHERE collection_id = ? AND path = ?",
                 (collection.id, document.path),
@@ -206,6 +220,7 @@ class SQLiteStore:
     def delete_documents(self, collection: Collection, paths: Sequence[str]) -> int:
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._owned(collection)
             deleted = 0
             for path in paths:
                 deleted += self._db.execute(
@@ -222,13 +237,15 @@ class SQLiteStore:
 
     def generation(self, collection: Collection) -> int:
         row = self._db.execute(
-            "SELECT generation FROM collections WHERE id = ?", (collection.id,)
+            "SELECT generation FROM collections WHERE id = ? AND tenant = ?",
+            (collection.id, collection.tenant),
         ).fetchone()
         if row is None:
             raise StoreError(f"collection {collection.name!r} no longer exists")
         return int(row[0])
 
     def index_rows(self, collection: Collection) -> Iterator[IndexRow]:
+        self._owned(collection)
         cursor = self._db.execute(
             """
             SELECT k.id, d.id, k.language, d.date_ordinal, k.keys, k.embedding
@@ -241,6 +258,7 @@ class SQLiteStore:
             yield IndexRow(*row)
 
     def chunks(self, collection: Collection, chunk_ids: Sequence[int]) -> list[ChunkRecord]:
+        self._owned(collection)
         if not chunk_ids:
             return []
         marks = ",".join("?" * len(chunk_ids))
@@ -257,6 +275,7 @@ class SQLiteStore:
         return [found[chunk_id] for chunk_id in chunk_ids if chunk_id in found]
 
     def document_ids(self, collection: Collection, names: Sequence[str]) -> list[int]:
+        self._owned(collection)
         ids: list[int] = []
         for name in names:
             tail = "%/" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
