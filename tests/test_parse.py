@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import docx
@@ -11,8 +12,12 @@ from odf.opendocument import OpenDocumentText
 from odf.table import Table, TableCell, TableRow
 from odf.text import H, List, ListItem, P
 
+from siyada.config import Settings
+from siyada.knowledge import KnowledgeBase
+from siyada.knowledge.ingest import Outcome
 from siyada.knowledge.parse import Block, BlockKind, ParseError, detect_format, parse
 from siyada.knowledge.parse.text import decode_text
+from siyada.knowledge.store import DEFAULT_TENANT
 
 
 def _kinds(blocks: list[Block]) -> list[tuple[BlockKind, str]]:
@@ -144,8 +149,6 @@ def test_format_comes_from_content_before_extension(tmp_path: Path) -> None:
 
 
 def _zip_with(name: str) -> bytes:
-    import zipfile
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(name, "<x/>")
@@ -159,8 +162,6 @@ def test_empty_and_binary_files_are_refused(content: bytes) -> None:
 
 
 def _docx_with_body(xml: str) -> bytes:
-    import zipfile
-
     word = docx.Document()
     source = io.BytesIO()
     word.save(source)
@@ -182,11 +183,6 @@ def test_broken_files_inside_valid_containers_are_parse_errors() -> None:
 
 
 def test_any_parser_failure_is_a_failed_file_not_a_crash(tmp_path: Path) -> None:
-    from siyada.config import Settings
-    from siyada.knowledge import KnowledgeBase
-    from siyada.knowledge.ingest import Outcome
-    from siyada.knowledge.store import DEFAULT_TENANT
-
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.docx").write_bytes(_docx_with_body("<w:document><unclosed"))
     (tmp_path / "docs" / "b.txt").write_bytes(b"\xff\xfeA")
@@ -201,8 +197,6 @@ def test_any_parser_failure_is_a_failed_file_not_a_crash(tmp_path: Path) -> None
 
 
 def test_zip_bombs_are_refused() -> None:
-    import zipfile
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("word/document.xml", "<w/>" + " " * (200 * 2**20))

@@ -196,19 +196,15 @@ def word_keys(word: str, label: Label) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def query_words(text: str, label: Label) -> list[str]:
+def key_words(text: str, label: Label) -> list[str]:
     """The normalized words of ``text`` that keys are made of."""
-    return _words(text, label)
-
-
-def _words(text: str, label: Label) -> list[str]:
     folded = normalize(text, label, fold_hamza=True, fold_ta_marbuta=True).lower()
     return [word for word in _WORD.findall(folded) if len(word) <= MAX_WORD_CHARS]
 
 
 def text_keys(text: str, label: Label) -> list[str]:
     """Every key of ``text`` (repeated as often as it occurs): what a chunk is indexed by."""
-    return [key for word in _words(text, label) for key in word_keys(word, label)]
+    return [key for word in key_words(text, label) for key in word_keys(word, label)]
 
 
 @dataclass(frozen=True)
@@ -334,7 +330,7 @@ def _arabic_loan_keys(words: Iterable[str]) -> list[str]:
 def query_keys(text: str, label: Label) -> dict[str, float]:
     """Weighted keys of a query: its own words, and the glossary translations of them."""
     weights: dict[str, float] = defaultdict(float)
-    words = _words(text, label)
+    words = key_words(text, label)
     dropped = _stopwords(label) if label in _FUNCTION_WORD_LABELS else frozenset()
     for word in words:
         if word in dropped:
@@ -349,7 +345,7 @@ def query_keys(text: str, label: Label) -> dict[str, float]:
     for phrase, phrase_label in [(p, Label.FRA_LATN) for p in french] + [
         (p, Label.ARB_ARAB) for p in arabic
     ]:
-        for word in _words(phrase, phrase_label):
+        for word in key_words(phrase, phrase_label):
             if word in _stopwords(phrase_label):
                 continue
             for key in word_keys(word, phrase_label):

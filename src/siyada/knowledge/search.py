@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from siyada.knowledge.embed import Embedder
 from siyada.knowledge.index import CollectionIndex, Ranking
-from siyada.knowledge.keys import WORD_WEIGHT, query_keys, query_words, translations
+from siyada.knowledge.keys import WORD_WEIGHT, key_words, query_keys, translations
 from siyada.lang import Label, identify_batch
 from siyada.lang.translit import transliterate
 
@@ -88,7 +88,7 @@ def prepare_queries(texts: Sequence[str]) -> list[PreparedQuery]:
             dense_text = f"{text} {transliterate(text, Label.ARY_LATN, Label.ARY_ARAB)}"
         dense_texts: tuple[str, ...] = (dense_text,)
         if label in DENSE_GLOSSED:
-            french, _ = translations(query_words(text, label), label)
+            french, _ = translations(key_words(text, label), label)
             if french:
                 dense_texts += (" ".join([dense_text, *dict.fromkeys(french)]),)
         prepared.append(PreparedQuery(text, label, query_keys(text, label), dense_texts))
