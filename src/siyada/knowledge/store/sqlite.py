@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,16 +94,22 @@ class SQLiteStore:
                 f"{self.path} was written by a newer Siyada (schema {version}); upgrade Siyada"
             )
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 for statement in script.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {target}")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (no lock upgrade mid-way), rolled back on error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
@@ -173,8 +180,7 @@ class SQLiteStore:
         self, collection: Collection, document: NewDocument, chunks: Sequence[NewChunk]
     ) -> None:
         date = document.date.date() if document.date else None
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._owned(collection)
             self._db.execute(
                 "DELETE FROM documents WHERE collection_id = ? AND path = ?",
@@ -207,10 +213,6 @@ class SQLiteStore:
                 ],
             )  # fmt: skip
             self._bump(collection)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _bump(self, collection: Collection) -> None:
         self._db.execute(
@@ -218,8 +220,7 @@ class SQLiteStore:
         )
 
     def delete_documents(self, collection: Collection, paths: Sequence[str]) -> int:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._owned(collection)
             deleted = 0
             for path in paths:
@@ -229,10 +230,6 @@ class SQLiteStore:
                 ).rowcount
             if deleted:
                 self._bump(collection)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return deleted
 
     def generation(self, collection: Collection) -> int:
