@@ -1,16 +1,19 @@
 # Two commands for a fresh machine with Python 3.11+:
 #   make demo   set up .venv, run the language layer on the bundled sample, ingest the bundled
-#               example collection (examples/) and search it in Darija, Tamazight and English
-#   make test   set up .venv and run lint, type checks and the whole test suite
+#               example collection (examples/), search it and ask it questions in Darija,
+#               Tamazight and English (no model weights needed)
+#   make test   set up .venv with the embedded llama.cpp backend (compiled once, ~22 minutes on
+#               2 cores) and run lint, type checks and the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LLAMA_STAMP := $(VENV)/.installed-llama
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 SHARED_DATA ?= ../shared/data
 
-.PHONY: demo test lint bench bench-knowledge train clean
+.PHONY: demo test lint bench bench-knowledge bench-assistant train clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Siyada needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'
@@ -19,15 +22,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# llama-cpp-python is published as source only: pip compiles llama.cpp the first time.
+$(LLAMA_STAMP): $(STAMP)
+	@echo "Installing the llama.cpp backend (the first time, pip compiles llama.cpp: ~22 minutes on 2 cores)"
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev,llama]'
+	@touch $@
+
 DEMO_QUERIES := "kifach njded lbita9a lwatania" "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵎⴰⵢⵏⵓⵖ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ" "how do I get a birth certificate"
 
 demo: $(STAMP)
 	$(BIN)/siyada lang demo
 	$(BIN)/siyada ingest examples/fr examples/ar examples/zgh --collection examples
 	@for query in $(DEMO_QUERIES); do $(BIN)/siyada search "$$query" --collection examples -k 2; done
-	@echo "Now try: $(BIN)/siyada search 'wach khassni nmchi l9iyada' --collection examples"
+	$(BIN)/siyada ask "chhal kaytkhlles l'extrait d'acte de naissance?" --collection examples
+	$(BIN)/siyada ask "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵎⴰⵢⵏⵓⵖ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ" --collection examples
+	@echo "Now try: $(BIN)/siyada ask 'wach khassni nmchi l9iyada?' --collection examples"
 
-lint: $(STAMP)
+lint: $(LLAMA_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -40,12 +51,16 @@ test: lint
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[dev,bench,train]'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[dev,bench,train,llama]'
 	@touch $@
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/lang.py --data $(SHARED_DATA)
 	$(BENCH_VENV)/bin/python benchmarks/knowledge.py --data $(SHARED_DATA)
+	$(BENCH_VENV)/bin/python benchmarks/assistant.py
+
+bench-assistant: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/assistant.py
 
 bench-knowledge: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/knowledge.py --data $(SHARED_DATA)

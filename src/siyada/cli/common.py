@@ -79,6 +79,12 @@ def emit(rows: Iterable[str]) -> None:
         raise typer.Exit(1) from None
 
 
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr; raise the returned Exit to end with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
 def label_option(value: str) -> Label:
     try:
         return parse_label(value)

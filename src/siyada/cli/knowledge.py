@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from siyada.cli.common import chunks, emit, inputs, label_option
+from siyada.cli.common import chunks, emit, fail, inputs, label_option
 from siyada.config import Settings
 from siyada.knowledge import Filters, KnowledgeBase, QueryResults, SearchMode
 from siyada.knowledge.embed import EmbeddingError
@@ -40,19 +40,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(collections_app, name="collections")
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _open(ctx: typer.Context, embedder: str | None = None) -> KnowledgeBase:
+def open_knowledge(ctx: typer.Context, embedder: str | None = None) -> KnowledgeBase:
     settings: Settings = ctx.find_root().obj
     if embedder is not None:
         settings = replace(settings, embedder=embedder)
     try:
         return KnowledgeBase(settings)
     except (StoreError, OSError, sqlite3.Error) as error:
-        raise _fail(f"cannot open the store in {settings.data_dir}: {error}", 1) from None
+        raise fail(f"cannot open the store in {settings.data_dir}: {error}", 1) from None
 
 
 class _IngestProgress:
@@ -135,7 +130,7 @@ def ingest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Ingest PDF, Word, OpenDocument, HTML, Markdown and text files into a collection."""
-    knowledge = _open(ctx, embedder)
+    knowledge = open_knowledge(ctx, embedder)
     knowledge.settings = replace(knowledge.settings, max_file_mb=max_file_mb)
     existing = knowledge.store.collection(DEFAULT_TENANT, collection)
     if embedder is not None and existing is not None and existing.embedder != embedder:
@@ -156,7 +151,7 @@ def ingest_command(
                 on_file=progress.advance,
             )
     except (StoreError, EmbeddingError, sqlite3.Error) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         knowledge.close()
     seconds = time.perf_counter() - started
@@ -239,7 +234,7 @@ def search_command(
         since=_date_option(since),
         until=_date_option(until),
     )
-    knowledge = _open(ctx)
+    knowledge = open_knowledge(ctx)
     try:
         knowledge.collection(DEFAULT_TENANT, collection)
         lines = inputs([query] if query is not None else None)
@@ -264,7 +259,7 @@ def search_command(
                 rows.extend(_result_rows(results, as_json))
             emit(rows)
     except (StoreError, EmbeddingError, sqlite3.Error) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         knowledge.close()
 
@@ -276,11 +271,11 @@ def list_collections(
     """List the collections (with no sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
-    knowledge = _open(ctx)
+    knowledge = open_knowledge(ctx)
     try:
         summaries = knowledge.collections(DEFAULT_TENANT)
     except sqlite3.Error as error:
-        raise _fail(f"cannot read the store: {error}", 1) from None
+        raise fail(f"cannot read the store: {error}", 1) from None
     finally:
         knowledge.close()
     if as_json:
@@ -301,11 +296,11 @@ def show_collection(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List a collection's documents."""
-    knowledge = _open(ctx)
+    knowledge = open_knowledge(ctx)
     try:
         records = knowledge.store.documents(knowledge.collection(DEFAULT_TENANT, name))
     except (StoreError, sqlite3.Error) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         knowledge.close()
     if as_json:
@@ -319,11 +314,11 @@ def delete_collection(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The collection's name.")]
 ) -> None:
     """Delete a collection, its documents and their chunks."""
-    knowledge = _open(ctx)
+    knowledge = open_knowledge(ctx)
     try:
         knowledge.delete_collection(DEFAULT_TENANT, name)
     except (StoreError, sqlite3.Error) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         knowledge.close()
     emit([f"deleted collection {name!r}"])

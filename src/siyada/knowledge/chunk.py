@@ -79,6 +79,19 @@ def _pieces(text: str, limit: int) -> Iterator[Span]:
     return _pack(parts, limit)
 
 
+def sentence_spans(text: str) -> list[Span]:
+    """Spans of the sentences of ``text``; a line (a list item, a table row) ends one too."""
+    spans: list[Span] = []
+    line_start = 0
+    for line in text.split("\n"):
+        spans.extend(
+            (line_start + start, line_start + end)
+            for start, end in (match.span() for match in _SENTENCE.finditer(line))
+        )
+        line_start += len(line) + 1
+    return spans
+
+
 def _table_pieces(text: str, limit: int) -> Iterator[str]:
     """A table too big for one chunk, cut between rows, each piece repeating the header row."""
     header, *rows = text.split("\n")

@@ -22,7 +22,7 @@ from siyada.knowledge.keys import text_keys
 from siyada.knowledge.parse import EXTENSIONS, ParseError, detect_format, parse
 from siyada.knowledge.store import Collection, NewChunk, NewDocument, Store
 from siyada.lang import identify_batch
-from siyada.lang.translit.tifinagh import TIFINAGH, tifinagh_to_latin
+from siyada.lang.translit.tifinagh import in_latin_letters
 
 
 class Outcome(StrEnum):
@@ -136,10 +136,7 @@ def _new_chunks(chunks: list[Chunk], embedder: Embedder | None) -> list[NewChunk
     labels = identify_batch([chunk.text for chunk in chunks])
     vectors: list[bytes | None] = [None] * len(chunks)
     if embedder is not None:
-        # Embedding models have no Tifinagh in their vocabularies: they read it in Latin letters.
-        embedded_texts = [
-            tifinagh_to_latin(text) if TIFINAGH.search(text) else text for text in indexed_texts
-        ]
+        embedded_texts = [in_latin_letters(text) for text in indexed_texts]
         for start in range(0, len(chunks), EMBED_BATCH):
             batch = embedder.embed_passages(embedded_texts[start : start + EMBED_BATCH])
             for offset, vector in enumerate(np.asarray(batch, dtype=np.float32)):

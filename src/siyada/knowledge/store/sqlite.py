@@ -1,17 +1,12 @@
-"""The embedded store: one SQLite file (WAL) under the data directory.
-
-Schema migrations are code: ``MIGRATIONS[i]`` brings a database from ``user_version`` i to i + 1,
-each in its own transaction.
-"""
+"""The embedded store: documents and chunks in the SQLite database (``siyada.database``)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from siyada.database import SchemaError, connect, now_iso, transaction
 from siyada.knowledge.store.base import (
     ChunkRecord,
     Collection,
@@ -23,93 +18,17 @@ from siyada.knowledge.store.base import (
     StoreError,
 )
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE collections (
-        -- Ids are never reused: index caches are keyed by collection id and generation.
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        tenant TEXT NOT NULL,
-        name TEXT NOT NULL,
-        embedder TEXT NOT NULL,
-        generation INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        UNIQUE (tenant, name)
-    );
-    CREATE TABLE documents (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection_id INTEGER NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
-        path TEXT NOT NULL,
-        name TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        pages INTEGER NOT NULL,
-        format TEXT NOT NULL,
-        title TEXT,
-        date TEXT,
-        date_ordinal INTEGER NOT NULL DEFAULT 0,
-        ingested_at TEXT NOT NULL,
-        UNIQUE (collection_id, path)
-    );
-    CREATE INDEX documents_name ON documents (collection_id, name);
-    CREATE TABLE chunks (
-        -- Never reused: a search ranks ids from an index, then reads them back.
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-        ordinal INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        heading_path TEXT NOT NULL,
-        page INTEGER,
-        start_char INTEGER NOT NULL,
-        end_char INTEGER NOT NULL,
-        language TEXT NOT NULL,
-        script TEXT NOT NULL,
-        keys TEXT NOT NULL,
-        embedding BLOB,
-        UNIQUE (document_id, ordinal)
-    );
-    """,
-)
-BUSY_TIMEOUT_SECONDS = 30.0
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
 
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # Autocommit mode: every write below opens its own explicit transaction.
-        self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer Siyada (schema {version}); upgrade Siyada"
-            )
-        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {target}")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction, taken at once (no lock upgrade mid-way), rolled back on error."""
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db = connect(path)
+        except SchemaError as error:
+            raise StoreError(str(error)) from None
+
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -126,7 +45,7 @@ class SQLiteStore:
         self._db.execute(
             "INSERT OR IGNORE INTO collections (tenant, name, embedder, created_at)"
             " VALUES (?, ?, ?, ?)",
-            (tenant, name, embedder, _now()),
+            (tenant, name, embedder, now_iso()),
         )
         created = self.collection(tenant, name)
         assert created is not None
@@ -195,7 +114,7 @@ class SQLiteStore:
                 (
                     collection.id, document.path, document.name, document.content_hash,
                     document.size, document.pages, document.format, document.title,
-                    date.isoformat() if date else None, date.toordinal() if date else 0, _now(),
+                    date.isoformat() if date else None, date.toordinal() if date else 0, now_iso(),
                 ),
             )  # fmt: skip
             document_id = cursor.lastrowid

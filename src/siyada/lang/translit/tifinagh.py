@@ -38,6 +38,12 @@ def tifinagh_to_latin(text: str) -> str:
     )
 
 
+def in_latin_letters(text: str) -> str:
+    """``text`` with its Tifinagh rewritten in Latin letters (for embedding models and LLMs,
+    whose vocabularies have no Tifinagh); text without Tifinagh is returned as it is."""
+    return tifinagh_to_latin(text) if TIFINAGH.search(text) else text
+
+
 def latin_to_tifinagh(text: str) -> str:
     """Latin Tamazight, IRCAM or informal (``gh``, ``kh``, ``ch``, ``3``), to IRCAM Tifinagh."""
     pattern, digits = _digits_in_words()

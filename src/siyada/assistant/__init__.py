@@ -1,0 +1,26 @@
+"""The assistant: grounded answers with citations, in the asker's language and script."""
+
+from siyada.assistant.conversations import ConversationError, Conversations
+from siyada.assistant.pipeline import (
+    Answer,
+    AnswerPiece,
+    AskOptions,
+    AssistantError,
+    Preamble,
+    Source,
+    ask,
+)
+from siyada.assistant.script import ArabiziAnswer
+
+__all__ = [
+    "Answer",
+    "AnswerPiece",
+    "ArabiziAnswer",
+    "AskOptions",
+    "AssistantError",
+    "ConversationError",
+    "Conversations",
+    "Preamble",
+    "Source",
+    "ask",
+]

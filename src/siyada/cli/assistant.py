@@ -1,0 +1,446 @@
+"""``siyada ask`` and ``siyada models``: grounded answers and the models behind them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from siyada.assistant import (
+    Answer,
+    AnswerPiece,
+    ArabiziAnswer,
+    AskOptions,
+    AssistantError,
+    ConversationError,
+    Conversations,
+    Preamble,
+    ask,
+)
+from siyada.assistant.pipeline import MAX_SOURCES
+from siyada.cli.common import emit, fail, inputs
+from siyada.cli.knowledge import CollectionOption, open_knowledge
+from siyada.config import Settings
+from siyada.database import SchemaError
+from siyada.knowledge import KnowledgeBase
+from siyada.knowledge.embed import EmbeddingError
+from siyada.knowledge.store import DEFAULT_TENANT, StoreError
+from siyada.models import (
+    ChatModel,
+    ModelCard,
+    ModelError,
+    ModelProtocolError,
+    ModelRecord,
+    ModelRegistry,
+    ModelTimeout,
+    ModelUnavailable,
+)
+from siyada.models.files import Progress as ProgressCallback
+from siyada.models.files import download
+from siyada.models.openai_http import OpenAIChatModel, Strategy
+from siyada.models.registry import Backend, check_name
+
+models_app = typer.Typer(help="Register, list, check and remove models.", no_args_is_help=False)
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="A registered model (default: the default model)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask_command)
+    app.add_typer(models_app, name="models")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.find_root().obj
+    return settings
+
+
+@contextmanager
+def _registry(ctx: typer.Context) -> Iterator[ModelRegistry]:
+    settings = _settings(ctx)
+    try:
+        registry = ModelRegistry(settings.database_path)
+    except (OSError, sqlite3.Error, SchemaError) as error:
+        raise fail(f"cannot open the model registry in {settings.data_dir}: {error}", 1) from None
+    try:
+        yield registry
+    except (ModelUnavailable, ModelTimeout, ModelProtocolError) as error:
+        raise fail(str(error), 1) from None  # the backend failed, not the command
+    except (ModelError, sqlite3.Error) as error:
+        raise fail(str(error)) from None
+    finally:
+        registry.close()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[ProgressCallback]:
+    """A byte progress bar on stderr when it is a terminal."""
+    bar = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+    )
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def _answer_json(answer: Answer) -> str:
+    return json.dumps({"question": answer.question, **answer.to_dict()}, ensure_ascii=False)
+
+
+def _print_sources(answer: Answer) -> None:
+    if not answer.sources:
+        return
+    typer.echo("\nSources:")
+    for source in answer.sources:
+        page = f", page {source.page}" if source.page else ""
+        mark = "*" if source.cited else " "
+        typer.echo(f" {mark}[{source.n}] {source.document}{page}")
+    if answer.dropped_citations:
+        dropped = ", ".join(str(n) for n in answer.dropped_citations)
+        typer.echo(f"(dropped citations to sources that were not retrieved: {dropped})", err=True)
+
+
+def _answer_one(
+    knowledge: KnowledgeBase,
+    model: ChatModel,
+    question: str,
+    collection: str,
+    options: AskOptions,
+    conversations: Conversations | None,
+    conversation: str | None,
+    as_json: bool,
+) -> None:
+    history = (
+        conversations.history(DEFAULT_TENANT, conversation)
+        if conversations is not None and conversation is not None
+        else []
+    )
+    events = ask(
+        knowledge,
+        model,
+        DEFAULT_TENANT,
+        question,
+        collection=collection,
+        history=history,
+        options=options,
+    )
+    for event in events:
+        if isinstance(event, Preamble):
+            if event.notice and not as_json:
+                typer.echo(f"({event.notice})", err=True)
+            continue
+        if isinstance(event, AnswerPiece):
+            if not as_json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            continue
+        if conversations is not None and conversation is not None:
+            conversations.append(DEFAULT_TENANT, conversation, question, event.answer)
+        if as_json:
+            emit([_answer_json(event)])
+        else:
+            sys.stdout.write("\n")
+            _print_sources(event)
+
+
+def ask_command(
+    ctx: typer.Context,
+    collection: CollectionOption,
+    question: Annotated[
+        str | None,
+        typer.Argument(help="The question; one question per line from stdin when omitted."),
+    ] = None,
+    model_name: ModelOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per question (answer and sources).")
+    ] = False,
+    k: Annotated[
+        int, typer.Option("-k", "--sources", min=1, max=MAX_SOURCES, help="Sources to retrieve.")
+    ] = 5,
+    conversation: Annotated[
+        str | None,
+        typer.Option(help="Continue (or start) this named conversation: follow-ups work."),
+    ] = None,
+    arabizi_answer: Annotated[
+        ArabiziAnswer,
+        typer.Option(help="Answer Arabizi questions in Arabizi (latin) or Arabic script."),
+    ] = ArabiziAnswer.LATIN,
+    max_tokens: Annotated[int, typer.Option(min=1, max=32768)] = 512,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.2,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds the model may take to answer.")
+    ] = 120.0,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed, for repeatable answers.")] = None,
+) -> None:
+    """Answer a question from a collection, citing the sources (document, page).
+
+    With no generative model configured, the built-in extractive model quotes the sentences
+    that best answer the question.
+    """
+    options = AskOptions(k, max_tokens, temperature, timeout, arabizi_answer, seed)
+    knowledge = open_knowledge(ctx)
+    settings = _settings(ctx)
+    conversations: Conversations | None = None
+    failed = False
+    try:
+        with _registry(ctx) as registry:
+            record = registry.get(DEFAULT_TENANT, model_name) if model_name else None
+            knowledge.collection(DEFAULT_TENANT, collection)
+            model = _load(registry, record)
+            if conversation is not None:
+                conversations = Conversations(settings.database_path)
+            single = question is not None
+            for line in inputs([question] if question is not None else None):
+                try:
+                    _answer_one(
+                        knowledge,
+                        model,
+                        line,
+                        collection,
+                        options,
+                        conversations,
+                        conversation,
+                        as_json,
+                    )
+                except (AssistantError, ModelError) as error:
+                    if single:
+                        raise
+                    failed = True
+                    if as_json:
+                        failure = {"question": line, "error": str(error)}
+                        emit([json.dumps(failure, ensure_ascii=False)])
+                    else:
+                        typer.echo(f"error: {error}", err=True)
+    except AssistantError as error:
+        raise fail(str(error)) from None
+    except (StoreError, EmbeddingError, ConversationError, sqlite3.Error) as error:
+        raise fail(str(error)) from None
+    finally:
+        if conversations is not None:
+            conversations.close()
+        knowledge.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+def _load(registry: ModelRegistry, record: ModelRecord | None) -> ChatModel:
+    chosen = record or registry.default(DEFAULT_TENANT)
+    if chosen.backend is Backend.LLAMA:
+        with _progress(f"checking {chosen.name}") as progress:
+            registry.verify(DEFAULT_TENANT, chosen, progress)
+    return registry.load(DEFAULT_TENANT, chosen.name)
+
+
+def _record_rows(records: list[ModelRecord], as_json: bool) -> Iterator[str]:
+    for record in records:
+        if as_json:
+            yield json.dumps(record.to_dict(), ensure_ascii=False)
+            continue
+        default = " (default)" if record.default else ""
+        where = record.location.get("path") or ", ".join(record.location.get("urls", [])) or "-"
+        yield f"{record.name}{default}\t{record.backend.value}\t{record.card.license}\t{where}"
+
+
+@models_app.callback(invoke_without_command=True)
+def list_models(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List the registered models (with no sub-command)."""
+    if ctx.invoked_subcommand is None:
+        list_command(ctx, as_json)
+
+
+@models_app.command("list")
+def list_command(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List the registered models: name, backend, license, location."""
+    with _registry(ctx) as registry:
+        emit(_record_rows(registry.list(DEFAULT_TENANT), as_json))
+
+
+def _card(
+    license_name: str, languages: list[str] | None, source: str, description: str
+) -> ModelCard:
+    return ModelCard(license_name, tuple(languages or ()), source, description)
+
+
+LicenseOption = Annotated[
+    str, typer.Option("--license", help="The model's license, e.g. Apache-2.0.")
+]
+LanguageOption = Annotated[
+    list[str] | None, typer.Option("--language", help="A language it handles; repeatable.")
+]
+SourceOption = Annotated[str, typer.Option(help="Where the weights come from (URL, publisher).")]
+DescriptionOption = Annotated[str, typer.Option(help="One line about the model.")]
+DefaultOption = Annotated[bool, typer.Option("--default", help="Make it the default model.")]
+
+
+@models_app.command("add")
+def add_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name for the model, e.g. mistral-7b.")],
+    backend: Annotated[Backend, typer.Option(help="llama (a local GGUF file) or openai.")],
+    path: Annotated[Path | None, typer.Option(help="The GGUF file (llama).")] = None,
+    sha256: Annotated[
+        str | None, typer.Option(help="Expected SHA-256 of the file (llama); checked now.")
+    ] = None,
+    url: Annotated[
+        list[str] | None,
+        typer.Option(help="An endpoint, e.g. http://10.0.0.5:8000/v1 (openai); repeatable."),
+    ] = None,
+    model_id: Annotated[str, typer.Option(help="The model's name on the server (openai).")] = "",
+    strategy: Annotated[Strategy, typer.Option(help="How to spread requests.")] = (
+        Strategy.ROUND_ROBIN
+    ),
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the API key (openai).")
+    ] = None,
+    context: Annotated[
+        int | None, typer.Option(help="Context size in tokens (llama default 4096).")
+    ] = None,
+    license_name: LicenseOption = "unknown",
+    language: LanguageOption = None,
+    source: SourceOption = "",
+    description: DescriptionOption = "",
+    make_default: DefaultOption = False,
+) -> None:
+    """Register a model: a local GGUF file (llama) or OpenAI-compatible endpoints (openai)."""
+    card = _card(license_name, language, source, description)
+    with _registry(ctx) as registry:
+        if backend is Backend.LLAMA:
+            if path is None or url:
+                raise fail("a llama model needs --path FILE.gguf (and no --url)")
+            with _progress(f"hashing {path.name}") as progress:
+                record = registry.add_llama(
+                    DEFAULT_TENANT,
+                    name,
+                    path,
+                    sha256=sha256,
+                    card=card,
+                    context=context or 4096,
+                    make_default=make_default,
+                    on_progress=progress,
+                )
+        elif backend is Backend.OPENAI:
+            if path is not None or sha256 is not None:
+                raise fail("an openai model takes --url and --model-id, not --path/--sha256")
+            record = registry.add_openai(
+                DEFAULT_TENANT,
+                name,
+                url or [],
+                model_id=model_id,
+                card=card,
+                strategy=strategy,
+                api_key_env=api_key_env,
+                context=context,
+                make_default=make_default,
+            )
+        else:
+            raise fail("the extractive model is built in; nothing to add")
+    checksum = f", sha256 {record.sha256}" if record.sha256 else ""
+    typer.echo(f"added {record.name} ({record.backend.value}){checksum}")
+
+
+@models_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(help="Check it: probe the endpoints, or verify and load the GGUF file."),
+    ] = False,
+) -> None:
+    """Show a model's card, location and checksum."""
+    with _registry(ctx) as registry:
+        record = registry.get(DEFAULT_TENANT, name)
+        details = record.to_dict()
+        if check:
+            model = _load(registry, record)
+            details["check"] = (
+                model.check_health() if isinstance(model, OpenAIChatModel) else {"load": "ok"}
+            )
+    if as_json:
+        emit([json.dumps(details, ensure_ascii=False)])
+        return
+    for key, value in details.items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        typer.echo(f"{key}: {shown}")
+
+
+@models_app.command("remove")
+def remove_command(ctx: typer.Context, name: str) -> None:
+    """Unregister a model (its file, if any, is left on disk)."""
+    with _registry(ctx) as registry:
+        registry.remove(DEFAULT_TENANT, name)
+    typer.echo(f"removed {name}")
+
+
+@models_app.command("default")
+def default_command(ctx: typer.Context, name: str) -> None:
+    """Make a registered model the default for siyada ask."""
+    with _registry(ctx) as registry:
+        registry.set_default(DEFAULT_TENANT, name)
+    typer.echo(f"{name} is now the default model")
+
+
+@models_app.command("pull")
+def pull_command(
+    ctx: typer.Context,
+    name: str,
+    url: Annotated[str, typer.Argument(help="Where to download the GGUF file from.")],
+    sha256: Annotated[str, typer.Option(help="The file's published SHA-256 (required).")],
+    context: Annotated[int, typer.Option(help="Context size in tokens.")] = 4096,
+    license_name: LicenseOption = "unknown",
+    language: LanguageOption = None,
+    description: DescriptionOption = "",
+    make_default: DefaultOption = False,
+) -> None:
+    """Download a GGUF model (resuming a partial download), check its SHA-256 and register it.
+
+    For operators who are online; Siyada never downloads anything on its own.
+    """
+    target = _settings(ctx).data_dir / "models" / f"{name}.gguf"
+    with _registry(ctx) as registry:
+        check_name(name)
+        if any(record.name == name for record in registry.list(DEFAULT_TENANT)):
+            raise fail(f"a model named {name!r} exists already; remove it first or pick a name")
+        if target.exists():
+            raise fail(f"{target} exists but is not registered; move it away first")
+        with _progress(f"downloading {name}") as progress:
+            download(url, target, sha256, on_progress=progress)
+        card = _card(license_name, language, url, description)
+        try:
+            record = registry.add_llama(
+                DEFAULT_TENANT,
+                name,
+                target,
+                sha256=sha256,
+                card=card,
+                context=context,
+                make_default=make_default,
+            )
+        except ModelError:
+            target.unlink()  # not a model Siyada can use: do not leave it behind
+            raise
+    typer.echo(f"downloaded and added {record.name}: {target}")

@@ -1,0 +1,138 @@
+"""The embedded database: one SQLite file (WAL) under the data directory, shared by the
+knowledge store, the model registry and conversations.
+
+Schema migrations are code: ``MIGRATIONS[i]`` brings a database from ``user_version`` i to i + 1,
+each in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE collections (
+        -- Ids are never reused: index caches are keyed by collection id and generation.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        embedder TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant, name)
+    );
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        pages INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        title TEXT,
+        date TEXT,
+        date_ordinal INTEGER NOT NULL DEFAULT 0,
+        ingested_at TEXT NOT NULL,
+        UNIQUE (collection_id, path)
+    );
+    CREATE INDEX documents_name ON documents (collection_id, name);
+    CREATE TABLE chunks (
+        -- Never reused: a search ranks ids from an index, then reads them back.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        document_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        heading_path TEXT NOT NULL,
+        page INTEGER,
+        start_char INTEGER NOT NULL,
+        end_char INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        script TEXT NOT NULL,
+        keys TEXT NOT NULL,
+        embedding BLOB,
+        UNIQUE (document_id, ordinal)
+    );
+    """,
+    """
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        -- JSON: where the model is (GGUF path or endpoint URLs) and how to run it.
+        location TEXT NOT NULL,
+        sha256 TEXT,
+        -- JSON: license, languages, source, description: the model card.
+        card TEXT NOT NULL,
+        -- "size:mtime_ns" of the file when its SHA-256 was last checked.
+        verified_stat TEXT,
+        is_default INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant, name)
+    );
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant, name)
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX turns_conversation ON turns (conversation_id, id);
+    """,
+)
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class SchemaError(Exception):
+    """The database was written by a newer Siyada."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database at ``path``, in autocommit mode:
+    every write opens its own explicit transaction with ``transaction``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        db.close()
+        raise SchemaError(
+            f"{path} was written by a newer Siyada (schema {version}); upgrade Siyada"
+        )
+    for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        with transaction(db):
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {target}")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taken at once (no lock upgrade mid-way), rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
