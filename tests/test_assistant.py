@@ -229,6 +229,9 @@ def test_streamed_answer_is_the_whole_answer_rewritten(
     whole = AnswerRewriter(Citations(3), policy)
     assert out == whole.feed(reply) + whole.finish()
     assert streamed.citations.dropped == whole.citations.dropped
+    if not policy.converts:
+        # Without transliteration, it is the answer's text with its citations checked at once.
+        assert out == Citations(3).rewrite(reply).strip()
 
 
 # --- citations ---------------------------------------------------------------------------------
@@ -238,10 +241,11 @@ def test_streamed_answer_is_the_whole_answer_rewritten(
     ("text", "expected", "dropped"),
     [
         ("a [1, 2] b", "a [1][2] b", []),
-        ("a [Source 2] b [9]", "a [2] b ", [9]),
+        ("a [Source 2] b [9]", "a [2] b", [9]),
         ("a [1-3]", "a [1][2][3]", []),
         ("ب [٢]", "ب [2]", []),
-        ("see [3] and [4]", "see [3] and ", [4]),
+        ("see [3] and [4]", "see [3] and", [4]),
+        ("75 DH [9].", "75 DH.", [9]),
         ("[1][1]", "[1][1]", []),
         ("a list [x] stays", "a list [x] stays", []),
     ],
@@ -297,7 +301,7 @@ def test_question_limits(knowledge: KnowledgeBase) -> None:
 def test_cli_answers_with_sources(data_dir: Path) -> None:
     result = siyada(data_dir, "ask", BIRTH_FEE, "-c", "examples")
     assert result.returncode == 0, result.stderr
-    assert "dirhams" in result.stdout and "Sources:" in result.stdout
+    assert "dirhams" in result.stdout and "Sources (* cited):" in result.stdout
     assert re.search(r"\*\[\d\] \S*examples/fr/extrait-acte-de-naissance\.md", result.stdout)
     assert "ma kayn" in result.stderr  # the no-model notice, in Arabizi
 
@@ -370,3 +374,66 @@ def test_cli_backend_down_slow_or_broken(data_dir: Path) -> None:
         result = siyada(data_dir, "ask", "salam", "-c", "examples", "-m", "broken")
     assert result.returncode == 1 and "malformed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_long_citation_markers_are_checked_while_streaming() -> None:
+    reply = "Voir [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14] fin."
+    rewriter = AnswerRewriter(Citations(5), script_policy(Label.FRA_LATN))
+    out = "".join(rewriter.feed(word + " ") for word in reply.split(" ")) + rewriter.finish()
+    assert out == "Voir [1][2][3][4][5] fin."
+    assert rewriter.citations.cited == [1, 2, 3, 4, 5]
+
+
+def test_streamed_answer_has_no_whitespace_at_its_ends() -> None:
+    rewriter = AnswerRewriter(Citations(2), script_policy(Label.FRA_LATN))
+    pieces = [rewriter.feed(piece) for piece in ["  \n", " Salam", " [1] ", "", "\n\n"]]
+    assert "".join(pieces) + rewriter.finish() == "Salam [1]"
+
+
+def test_brackets_in_quoted_documents_are_not_citations(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "frais.md").write_text(
+        "# Frais\n\nLes frais de dossier sont de 75 dirhams [3], payables au guichet.\n",
+        encoding="utf-8",
+    )
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "home", embedder="none"))
+    base.ingest(DEFAULT_TENANT, "frais", [tmp_path / "docs"])
+    answer = None
+    for event in ask(base, ExtractiveModel(), DEFAULT_TENANT, "combien coûtent les frais ?",
+                     collection="frais"):  # fmt: skip
+        if isinstance(event, Answer):
+            answer = event
+    base.close()
+    assert answer is not None
+    assert answer.answer == "Les frais de dossier sont de 75 dirhams [3], payables au guichet. [1]"
+    assert [s.n for s in answer.sources if s.cited] == [1] and answer.dropped_citations == []
+
+
+def test_cli_conversations_can_be_listed_shown_and_deleted(data_dir: Path) -> None:
+    asked = siyada(data_dir, "ask", BIRTH_FEE, "-c", "examples", "--conversation", "listed")
+    assert asked.returncode == 0, asked.stderr
+    listed = [
+        json.loads(line)
+        for line in siyada(data_dir, "conversations", "--json").stdout.split("\n")
+        if line
+    ]
+    assert {"name": "listed", "questions": 1}.items() <= next(
+        row for row in listed if row["name"] == "listed"
+    ).items()
+    shown = siyada(data_dir, "conversations", "show", "listed").stdout
+    assert shown.startswith(f"user: {BIRTH_FEE}\nassistant: ")
+    assert siyada(data_dir, "conversations", "delete", "listed").returncode == 0
+    missing = siyada(data_dir, "conversations", "show", "listed")
+    assert missing.returncode == 2 and "no conversation named 'listed'" in missing.stderr
+
+
+def test_cli_question_argument_is_one_question(data_dir: Path) -> None:
+    result = siyada(data_dir, "ask", "kifach njded\nlbita9a lwatania?", "-c", "examples", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1
+    assert json.loads(result.stdout)["question"] == "kifach njded\nlbita9a lwatania?"
+
+
+def test_cli_timeout_must_be_finite(data_dir: Path) -> None:
+    result = siyada(data_dir, "ask", "salam", "-c", "examples", "--timeout", "inf")
+    assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ backend code users run, in process and through ``siyada ask``."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -156,3 +157,30 @@ def test_a_context_too_small_for_any_source_is_a_clear_error(home: Path, gguf: P
     result = siyada(home, "ask", "salam, kifach njded lbita9a?", "-c", "examples", "-m", "cramped")
     assert result.returncode == 2 and "leave no room for sources" in result.stderr
     assert "--context" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_queued_request_times_out_while_the_model_is_busy(model: LlamaCppChatModel) -> None:
+    busy = model._lock
+    busy.acquire()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ModelTimeout, match="busy"):
+            complete(model, ChatRequest(REQUEST.messages, max_tokens=4, timeout=0.5))
+        assert time.monotonic() - started < 2
+    finally:
+        busy.release()
+
+
+def test_a_file_changed_in_place_is_hashed_again(home: Path, gguf: Path, tmp_path: Path) -> None:
+    """Restoring the modification time (touch -r) does not hide a change from the check."""
+    local = tmp_path / "same-size.gguf"
+    local.write_bytes(gguf.read_bytes())
+    added = siyada(home, "models", "add", "stamped", "--backend", "llama", "--path", str(local))
+    assert added.returncode == 0, added.stderr
+    before = local.stat()
+    data = bytearray(local.read_bytes())
+    data[-4:] = bytes(4 - i for i in range(4))
+    local.write_bytes(bytes(data))
+    os.utime(local, ns=(before.st_atime_ns, before.st_mtime_ns))
+    checked = siyada(home, "models", "show", "stamped", "--check")
+    assert checked.returncode == 2 and "does not match its registered SHA-256" in checked.stderr

@@ -297,6 +297,47 @@ def _refusals(scratch: Path, weights: Weights, server: FileServer, sha: str) -> 
             ("add", "x", "--backend", "openai", "--url", "ftp://x", "--model-id", "t"),
             ("ftp://x",),
         ),
+        "add-openai-credentials": Refusal(
+            (
+                "add",
+                "x",
+                "--backend",
+                "openai",
+                "--url",
+                "http://me:secret@h:8000",
+                "--model-id",
+                "t",
+            ),
+            ("no credentials in URLs", "--api-key-env"),
+            check=lambda run: "secret" not in run.stderr,
+        ),
+        "add-openai-bad-port": Refusal(
+            ("add", "x", "--backend", "openai", "--url", "http://h:99999", "--model-id", "t"),
+            ("port",),
+        ),
+        "add-openai-negative-context": Refusal(
+            (
+                "add",
+                "x",
+                "--backend",
+                "openai",
+                "--url",
+                "http://h:8000",
+                "--model-id",
+                "t",
+                "--context",
+                "-5",
+            ),
+            ("context must be between",),
+        ),
+        "pull-ftp": Refusal(
+            ("pull", NAME, "ftp://h/model.gguf", "--sha256", sha), ("not an http(s) URL",)
+        ),
+        "pull-invalid-url": Refusal(("pull", NAME, "http://[::1", "--sha256", sha), ("[::1",)),
+        "pull-context-first": Refusal(
+            ("pull", NAME, server.url_of("/nope.gguf"), "--sha256", sha, "--context", "50"),
+            ("context must be between",),
+        ),
         "remove-extractive": Refusal(("remove", "extractive"), ("built in",)),
         "remove-unknown": Refusal(("remove", "nope"), ("no model named 'nope'",)),
     }
@@ -312,6 +353,12 @@ REFUSALS = [
     "add-truncated-gguf",
     "add-openai-without-url",
     "add-openai-ftp-url",
+    "add-openai-credentials",
+    "add-openai-bad-port",
+    "add-openai-negative-context",
+    "pull-ftp",
+    "pull-invalid-url",
+    "pull-context-first",
     "remove-extractive",
     "remove-unknown",
 ]
@@ -394,3 +441,14 @@ def test_openai_model_with_two_endpoints(tmp_path: Path) -> None:
         report = json.loads(checked.stdout)["check"]
         assert report == {live: "ok", dead: report[dead]}
         assert report[dead].startswith("down")
+
+    # With its live endpoint gone, the check says so by its exit code.
+    down = siyada(tmp_path, "models", "show", "pool", "--check", "--json")
+    assert down.returncode == 1
+    assert all(status.startswith("down") for status in json.loads(down.stdout)["check"].values())
+
+
+def test_the_extractive_backend_is_not_added(tmp_path: Path) -> None:
+    result = siyada(tmp_path, "models", "add", "x", "--backend", "extractive")
+    assert result.returncode == 2 and "'extractive' is not one of" in result.stderr
+    assert "Traceback" not in result.stderr

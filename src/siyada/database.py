@@ -111,19 +111,37 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
-    version: int = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
+    try:
+        if _version(db) != len(MIGRATIONS):
+            _migrate(db, path)
+    except BaseException:
         db.close()
-        raise SchemaError(
-            f"{path} was written by a newer Siyada (schema {version}); upgrade Siyada"
-        )
-    for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        raise
+    return db
+
+
+def _version(db: sqlite3.Connection) -> int:
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Apply the missing migrations, one transaction each. The version is read again inside
+    each write transaction: processes opening a new database at once migrate it one after
+    another, each seeing what the one before did."""
+    while True:
         with transaction(db):
-            for statement in script.split(";"):
+            version = _version(db)
+            if version == len(MIGRATIONS):
+                return
+            if version > len(MIGRATIONS):
+                raise SchemaError(
+                    f"{path} was written by a newer Siyada (schema {version}); upgrade Siyada"
+                )
+            for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
                     db.execute(statement)
-            db.execute(f"PRAGMA user_version = {target}")
-    return db
+            db.execute(f"PRAGMA user_version = {version + 1}")
 
 
 @contextmanager

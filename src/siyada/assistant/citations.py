@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import re
 
+_LABEL = r"(?:sources?|src|réf|ref|المصدر|مصدر)"
+_JOIN = r"(?:[,،;]|-|–|and|et|و)"
 MARKER = re.compile(
-    r"\[\s*(?:(?:sources?|src|réf|ref|المصدر|مصدر)\s*)?"
-    r"(\d{1,3}(?:\s*(?:[,،;]|-|–|and|et|و)\s*\d{1,3})*)\s*\]",
+    rf"(\s*)\[\s*(?:{_LABEL}\s*)?(\d{{1,3}}(?:\s*{_JOIN}\s*\d{{1,3}})*)\s*\]",
     re.IGNORECASE,
 )
+MARKER_START = re.compile(
+    rf"\[\s*[^\W\d_]{{0,7}}\s*(?:\d{{1,3}}(?:\s*{_JOIN}?\s*\d{{0,3}})*)?\s*",
+    re.IGNORECASE,
+)
+"""What a marker looks like before its closing bracket has arrived."""
 _NUMBER = re.compile(r"\d+")
 _RANGE = re.compile(r"(\d+)\s*[-–]\s*(\d+)")
 MAX_RANGE = 20
@@ -43,7 +49,7 @@ class Citations:
 
     def _replace(self, match: re.Match[str]) -> str:
         kept = []
-        for number in _numbers(match[1]):
+        for number in _numbers(match[2]):
             if 1 <= number <= self.count:
                 if number not in kept:
                     kept.append(number)
@@ -51,4 +57,5 @@ class Citations:
                     self.cited.append(number)
             elif number not in self.dropped:
                 self.dropped.append(number)
-        return "".join(f"[{n}]" for n in kept)
+        # A marker dropped whole takes the space before it along ("75 DH [9]." -> "75 DH.").
+        return match[1] + "".join(f"[{n}]" for n in kept) if kept else ""

@@ -28,6 +28,16 @@ class Conversations:
             raise ConversationError(f"invalid conversation name {name!r}: 1-100 characters")
         return cleaned
 
+    def names(self, tenant: str) -> list[tuple[str, int, str]]:
+        """Each conversation's name, number of questions and start time, oldest first."""
+        rows = self._db.execute(
+            "SELECT c.name, COUNT(t.id) / 2, c.created_at FROM conversations c"
+            " LEFT JOIN turns t ON t.conversation_id = c.id WHERE c.tenant = ?"
+            " GROUP BY c.id ORDER BY c.id",
+            (tenant,),
+        ).fetchall()
+        return [(name, int(questions), created) for name, questions, created in rows]
+
     def history(self, tenant: str, name: str) -> list[Message]:
         rows = self._db.execute(
             "SELECT t.role, t.content FROM turns t JOIN conversations c ON c.id = t.conversation_id"

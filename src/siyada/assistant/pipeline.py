@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from siyada.models.base import ChatModel, ChatRequest, Message, Passage, Usage
 MAX_QUESTION_CHARS = 4000
 """A question longer than this is refused: it is a document, not a question."""
 DEFAULT_SOURCES = 5
+_QUOTE_SOURCE = re.compile(r"\[(\d+)\]$", re.MULTILINE)
+"""The source an extractive quote ends with."""
 MAX_SOURCES = 20
 
 
@@ -68,7 +71,8 @@ class Answer:
     question: str
     answer: str
     language: str
-    """The label the answer is written in (e.g. ``zgh_Tfng`` for a Tifinagh question)."""
+    """The label the answer is written in: the one asked of the model (``zgh_Tfng`` for a
+    Tifinagh question), or for quotes, the label identified on them."""
     script: str
     question_language: str
     model: str
@@ -205,7 +209,7 @@ def ask(
         embedder=embedder,
     )
     citations = Citations(len(passages))
-    rewriter = AnswerRewriter(citations, policy)
+    rewriter = AnswerRewriter(citations, policy, check_citations=model.generative)
     notice = None if model.generative else say("extractive_notice", policy.answer)
     yield Preamble(notice)
     retrieved = time.perf_counter()
@@ -226,17 +230,23 @@ def ask(
     if rest:
         pieces.append(rest)
         yield AnswerPiece(rest)
-    text = "".join(pieces).strip()
-    if not text and not model.generative:
-        text = say("no_answer", policy.answer)
-        yield AnswerPiece(text)
+    text = "".join(pieces)
+    answer_label = policy.answer
+    if not model.generative:
+        # Quotes carry their own markers; brackets inside the quoted text are the document's.
+        citations.cited = sorted({int(n) for n in _QUOTE_SOURCE.findall(text)})
+        if text:
+            answer_label = identify(text).label  # the documents' language, not the asker's
+        else:
+            text = say("no_answer", policy.answer)
+            yield AnswerPiece(text)
     finished = time.perf_counter()
     hits = results.hits[: len(passages)]
     yield Answer(
         question=question,
         answer=text,
-        language=policy.answer.value,
-        script=policy.answer.script.value,
+        language=answer_label.value,
+        script=answer_label.script.value,
         question_language=label.value,
         model=model.name,
         sources=[

@@ -32,8 +32,8 @@ def is_followup(question: str, label: Label) -> bool:
     words = question.lower().split()
     if not words:
         return False
-    first = words[0].strip("،,.?؟!")
-    if first in starts or " ".join(words[:2]) in starts:
+    opening = [word.strip("،,.?؟!") for word in words[:3]]
+    if any(" ".join(opening[:n]) in starts for n in (1, 2, 3)):
         return True
     content = [word for word in key_words(question, label) if len(word) > SHORT_WORD_CHARS]
     return len(content) <= max_content

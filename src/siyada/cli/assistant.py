@@ -7,6 +7,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,7 @@ from siyada.knowledge.store import DEFAULT_TENANT, StoreError
 from siyada.models import (
     ChatModel,
     ModelCard,
+    ModelDamaged,
     ModelError,
     ModelProtocolError,
     ModelRecord,
@@ -44,9 +46,17 @@ from siyada.models import (
     ModelUnavailable,
 )
 from siyada.models.files import Progress as ProgressCallback
-from siyada.models.files import download
+from siyada.models.files import check_sha256, download
 from siyada.models.openai_http import OpenAIChatModel, Strategy
-from siyada.models.registry import Backend, check_name
+from siyada.models.registry import DEFAULT_CONTEXT, Backend, check_context
+
+
+class AddableBackend(StrEnum):
+    """The backends ``models add`` registers (the extractive model is built in)."""
+
+    LLAMA = Backend.LLAMA.value
+    OPENAI = Backend.OPENAI.value
+
 
 models_app = typer.Typer(help="Register, list, check and remove models.", no_args_is_help=False)
 ModelOption = Annotated[
@@ -55,9 +65,13 @@ ModelOption = Annotated[
 ]
 
 
+conversations_app = typer.Typer(help="List, show and delete conversations.")
+
+
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask_command)
     app.add_typer(models_app, name="models")
+    app.add_typer(conversations_app, name="conversations")
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -109,7 +123,7 @@ def _answer_json(answer: Answer) -> str:
 def _print_sources(answer: Answer) -> None:
     if not answer.sources:
         return
-    typer.echo("\nSources:")
+    typer.echo("\nSources (* cited):")
     for source in answer.sources:
         page = f", page {source.page}" if source.page else ""
         mark = "*" if source.cited else " "
@@ -143,23 +157,30 @@ def _answer_one(
         history=history,
         options=options,
     )
-    for event in events:
-        if isinstance(event, Preamble):
-            if event.notice and not as_json:
-                typer.echo(f"({event.notice})", err=True)
-            continue
-        if isinstance(event, AnswerPiece):
-            if not as_json:
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-            continue
-        if conversations is not None and conversation is not None:
-            conversations.append(DEFAULT_TENANT, conversation, question, event.answer)
-        if as_json:
-            emit([_answer_json(event)])
-        else:
+    streamed = False
+    try:
+        for event in events:
+            if isinstance(event, Preamble):
+                if event.notice and not as_json:
+                    typer.echo(f"({event.notice})", err=True)
+            elif isinstance(event, AnswerPiece):
+                if not as_json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                    streamed = True
+            else:
+                if conversations is not None and conversation is not None:
+                    conversations.append(DEFAULT_TENANT, conversation, question, event.answer)
+                if as_json:
+                    emit([_answer_json(event)])
+                else:
+                    sys.stdout.write("\n")
+                    _print_sources(event)
+    except (ModelError, AssistantError):
+        if streamed:
             sys.stdout.write("\n")
-            _print_sources(event)
+            typer.echo("(the answer was cut short)", err=True)
+        raise
 
 
 def ask_command(
@@ -184,10 +205,15 @@ def ask_command(
         ArabiziAnswer,
         typer.Option(help="Answer Arabizi questions in Arabizi (latin) or Arabic script."),
     ] = ArabiziAnswer.LATIN,
-    max_tokens: Annotated[int, typer.Option(min=1, max=32768)] = 512,
-    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.2,
+    max_tokens: Annotated[
+        int, typer.Option(min=1, max=32768, help="Most tokens the answer may take.")
+    ] = 512,
+    temperature: Annotated[
+        float, typer.Option(min=0.0, max=2.0, help="Sampling temperature (0: greedy).")
+    ] = 0.2,
     timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds the model may take to answer.")
+        float,
+        typer.Option(min=0.1, max=3600, help="Seconds the model may take to answer in all."),
     ] = 120.0,
     seed: Annotated[int | None, typer.Option(help="Sampling seed, for repeatable answers.")] = None,
 ) -> None:
@@ -209,7 +235,8 @@ def ask_command(
             if conversation is not None:
                 conversations = Conversations(settings.database_path)
             single = question is not None
-            for line in inputs([question] if question is not None else None):
+            lines = iter([question]) if question is not None else inputs(None)
+            for line in lines:
                 try:
                     _answer_one(
                         knowledge,
@@ -299,7 +326,7 @@ DefaultOption = Annotated[bool, typer.Option("--default", help="Make it the defa
 def add_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="A name for the model, e.g. mistral-7b.")],
-    backend: Annotated[Backend, typer.Option(help="llama (a local GGUF file) or openai.")],
+    backend: Annotated[AddableBackend, typer.Option(help="llama (a local GGUF file) or openai.")],
     path: Annotated[Path | None, typer.Option(help="The GGUF file (llama).")] = None,
     sha256: Annotated[
         str | None, typer.Option(help="Expected SHA-256 of the file (llama); checked now.")
@@ -327,7 +354,7 @@ def add_command(
     """Register a model: a local GGUF file (llama) or OpenAI-compatible endpoints (openai)."""
     card = _card(license_name, language, source, description)
     with _registry(ctx) as registry:
-        if backend is Backend.LLAMA:
+        if backend is AddableBackend.LLAMA:
             if path is None or url:
                 raise fail("a llama model needs --path FILE.gguf (and no --url)")
             with _progress(f"hashing {path.name}") as progress:
@@ -337,11 +364,11 @@ def add_command(
                     path,
                     sha256=sha256,
                     card=card,
-                    context=context or 4096,
+                    context=DEFAULT_CONTEXT if context is None else context,
                     make_default=make_default,
                     on_progress=progress,
                 )
-        elif backend is Backend.OPENAI:
+        else:
             if path is not None or sha256 is not None:
                 raise fail("an openai model takes --url and --model-id, not --path/--sha256")
             record = registry.add_openai(
@@ -355,8 +382,6 @@ def add_command(
                 context=context,
                 make_default=make_default,
             )
-        else:
-            raise fail("the extractive model is built in; nothing to add")
     checksum = f", sha256 {record.sha256}" if record.sha256 else ""
     typer.echo(f"added {record.name} ({record.backend.value}){checksum}")
 
@@ -368,24 +393,36 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     check: Annotated[
         bool,
-        typer.Option(help="Check it: probe the endpoints, or verify and load the GGUF file."),
+        typer.Option(help="Check it: probe the endpoints, or hash and load the GGUF file."),
     ] = False,
 ) -> None:
-    """Show a model's card, location and checksum."""
+    """Show a model's card, location and checksum; --check exits 1 when it cannot answer."""
     with _registry(ctx) as registry:
         record = registry.get(DEFAULT_TENANT, name)
         details = record.to_dict()
+        healthy = True
         if check:
-            model = _load(registry, record)
-            details["check"] = (
-                model.check_health() if isinstance(model, OpenAIChatModel) else {"load": "ok"}
+            if record.backend is Backend.LLAMA:
+                with _progress(f"checking {record.name}") as progress:
+                    registry.verify(DEFAULT_TENANT, record, progress, always=True)
+            model = registry.load(DEFAULT_TENANT, record.name)
+            report = (
+                model.check_health()
+                if isinstance(model, OpenAIChatModel)
+                else {"sha256": "ok", "load": "ok"}
             )
+            healthy = any(status == "ok" for status in report.values())
+            details["check"] = report
     if as_json:
         emit([json.dumps(details, ensure_ascii=False)])
-        return
-    for key, value in details.items():
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
-        typer.echo(f"{key}: {shown}")
+    else:
+        for key, value in details.items():
+            shown = (
+                json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+            )
+            typer.echo(f"{key}: {shown}")
+    if not healthy:
+        raise typer.Exit(1)
 
 
 @models_app.command("remove")
@@ -422,9 +459,13 @@ def pull_command(
     """
     target = _settings(ctx).data_dir / "models" / f"{name}.gguf"
     with _registry(ctx) as registry:
-        check_name(name)
-        if any(record.name == name for record in registry.list(DEFAULT_TENANT)):
-            raise fail(f"a model named {name!r} exists already; remove it first or pick a name")
+        # Everything that could refuse the model is checked before a long download.
+        registry.check_new(DEFAULT_TENANT, name)
+        check_context(context)
+        check_sha256(sha256)
+        from siyada.models.llama import require_gguf_reader
+
+        require_gguf_reader()
         if target.exists():
             raise fail(f"{target} exists but is not registered; move it away first")
         with _progress(f"downloading {name}") as progress:
@@ -439,8 +480,67 @@ def pull_command(
                 card=card,
                 context=context,
                 make_default=make_default,
+                verified=True,
             )
-        except ModelError:
-            target.unlink()  # not a model Siyada can use: do not leave it behind
+        except ModelDamaged:
+            target.unlink()  # it matched the checksum but is no GGUF model: do not keep it
             raise
     typer.echo(f"downloaded and added {record.name}: {target}")
+
+
+@contextmanager
+def _conversations(ctx: typer.Context) -> Iterator[Conversations]:
+    settings = _settings(ctx)
+    try:
+        conversations = Conversations(settings.database_path)
+    except (OSError, sqlite3.Error, SchemaError) as error:
+        raise fail(f"cannot open {settings.database_path}: {error}", 1) from None
+    try:
+        yield conversations
+    except (ConversationError, sqlite3.Error) as error:
+        raise fail(str(error)) from None
+    finally:
+        conversations.close()
+
+
+@conversations_app.callback(invoke_without_command=True)
+def list_conversations(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List the conversations (with no sub-command): name, questions, start."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _conversations(ctx) as conversations:
+        rows = conversations.names(DEFAULT_TENANT)
+    emit(
+        json.dumps({"name": name, "questions": count, "created_at": created}, ensure_ascii=False)
+        if as_json
+        else f"{name}\t{count}\t{created}"
+        for name, count, created in rows
+    )
+
+
+@conversations_app.command("show")
+def show_conversation(
+    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Print a conversation's questions and answers."""
+    with _conversations(ctx) as conversations:
+        history = conversations.history(DEFAULT_TENANT, name)
+    if not history:
+        raise fail(f"no conversation named {name!r}")
+    emit(
+        json.dumps({"role": m.role, "content": m.content}, ensure_ascii=False)
+        if as_json
+        else f"{m.role}: {m.content}"
+        for m in history
+    )
+
+
+@conversations_app.command("delete")
+def delete_conversation(ctx: typer.Context, name: str) -> None:
+    """Forget a conversation."""
+    with _conversations(ctx) as conversations:
+        if not conversations.delete(DEFAULT_TENANT, name):
+            raise fail(f"no conversation named {name!r}")
+    typer.echo(f"deleted conversation {name}")

@@ -75,7 +75,10 @@ class OpenAIEmbedder:
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+        # trust_env=False: passages go to the configured server, never through an env proxy.
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, trust_env=False
+        )
         self.dim = len(self._embed(["dimension probe"])[0])
 
     def _embed(self, texts: Sequence[str]) -> Vectors:

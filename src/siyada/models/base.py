@@ -90,6 +90,10 @@ class ModelUnavailable(ModelError):
     """The backend cannot be reached, or the model cannot be loaded."""
 
 
+class ModelDamaged(ModelError):
+    """A model file that is not a complete model (not GGUF, truncated, corrupt)."""
+
+
 class ModelTimeout(ModelError):
     """The backend did not answer within the request's timeout."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from siyada.models.base import ModelError
+from siyada.models.urls import check_http_url
 
 HASH_BLOCK = 1 << 20
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -39,9 +40,11 @@ def sha256_file(path: Path, on_progress: Progress | None = None) -> str:
 
 
 def file_stamp(path: Path) -> str:
-    """Size and modification time: when they are unchanged the file need not be hashed again."""
+    """What changes when a file's content may have: while it is the same, the file need not be
+    hashed again. The inode change time is in it because a user can set the modification time
+    back (``touch -r``) but not the change time."""
     status = path.stat()
-    return f"{status.st_size}:{status.st_mtime_ns}"
+    return f"{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}:{status.st_ino}"
 
 
 def download(
@@ -58,6 +61,10 @@ def download(
     the partial download so the next attempt starts clean.
     """
     expected = check_sha256(sha256)
+    try:
+        check_http_url(url)
+    except ValueError as error:
+        raise ModelError(str(error)) from None
     partial = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     done = partial.stat().st_size if partial.exists() else 0
@@ -76,6 +83,8 @@ def download(
                 _append(response, partial, 0, total, on_progress, mode="wb")
             else:
                 raise ModelError(f"download failed: {url} answered HTTP {response.status_code}")
+    except httpx.InvalidURL as error:
+        raise ModelError(f"cannot download {url!r}: {error}") from None
     except httpx.HTTPError as error:
         raise ModelError(
             f"download interrupted ({error}); run the same command again to resume"

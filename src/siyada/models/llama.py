@@ -12,32 +12,48 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from siyada.models.base import ChatRequest, Delta, ModelError, ModelTimeout, ModelUnavailable, Usage
+if TYPE_CHECKING:
+    from gguf import GGUFReader
+
+from siyada.models.base import (
+    ChatRequest,
+    Delta,
+    ModelDamaged,
+    ModelError,
+    ModelTimeout,
+    ModelUnavailable,
+    Usage,
+)
 
 GGUF_MAGIC = b"GGUF"
 INSTALL_HINT = "install the llama.cpp backend with: pip install 'siyada[llama]'"
 
 
-def validate_gguf(path: Path) -> None:
-    """Refuse a file that is not a complete GGUF model before llama.cpp sees it."""
-    with path.open("rb") as stream:
-        magic = stream.read(4)
-    if magic != GGUF_MAGIC:
-        raise ModelError(f"{path} is not a GGUF model file (it does not start with 'GGUF')")
+def require_gguf_reader() -> type[GGUFReader]:
     try:
         from gguf import GGUFReader
     except ImportError:
-        raise ModelUnavailable(f"cannot check {path}: {INSTALL_HINT}") from None
+        raise ModelUnavailable(f"cannot read GGUF files: {INSTALL_HINT}") from None
+    return GGUFReader
+
+
+def validate_gguf(path: Path) -> None:
+    """Refuse a file that is not a complete GGUF model before llama.cpp sees it."""
+    reader_class = require_gguf_reader()
+    with path.open("rb") as stream:
+        magic = stream.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelDamaged(f"{path} is not a GGUF model file (it does not start with 'GGUF')")
     try:
-        reader = GGUFReader(path)
+        reader = reader_class(path)
     except Exception as error:  # the reader raises many types on damaged files
-        raise ModelError(f"{path} is a damaged or truncated GGUF file ({error})") from None
+        raise ModelDamaged(f"{path} is a damaged or truncated GGUF file ({error})") from None
     size = path.stat().st_size
     end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
     if not reader.tensors or end > size:
-        raise ModelError(
+        raise ModelDamaged(
             f"{path} is truncated: its tensors need {end} bytes, the file has {size}; "
             "download it again"
         )
@@ -85,7 +101,12 @@ class LlamaCppChatModel:
         }
         if request.seed is not None:
             arguments["seed"] = request.seed
-        with self._lock:
+        # One generation at a time: a request queues, but not past its own deadline.
+        if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise ModelTimeout(
+                f"model {self.name!r} was busy with other requests for {request.timeout:g} s"
+            )
+        try:
             try:
                 # Typed as a union of streaming and whole responses: streaming is asked for.
                 chunks = cast(
@@ -108,4 +129,6 @@ class LlamaCppChatModel:
             except ValueError as error:  # e.g. the prompt does not fit the context
                 raise ModelError(f"model {self.name!r}: {error}") from None
             prompt = max(int(self._llm.n_tokens) - produced, 0)
+        finally:
+            self._lock.release()
         yield Delta("", "length" if finish == "length" else "stop", Usage(prompt, produced))

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import socket
 import threading
 import time
@@ -19,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,6 +34,7 @@ from siyada.models.base import (
     estimate_tokens,
 )
 from siyada.models.sse import sse_data
+from siyada.models.urls import check_http_url
 
 CONNECT_TIMEOUT = 5.0
 COOL_DOWN_SECONDS = 5.0
@@ -51,9 +52,14 @@ class Strategy(StrEnum):
 
 def base_url(url: str) -> str:
     """``http://host:8000`` or ``http://host:8000/v1/`` -> ``http://host:8000/v1``."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {url!r} (expected e.g. http://127.0.0.1:8000/v1)")
+    parts = check_http_url(url)
+    if parts.username or parts.password:
+        raise ValueError(
+            f"{parts.scheme}://...@{parts.hostname}: no credentials in URLs (they would be shown "
+            "and stored); name an environment variable holding the key with --api-key-env"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: an endpoint URL has no query string or fragment")
     path = parts.path.rstrip("/")
     if not path.endswith("/v1"):
         path += "/v1"
@@ -89,6 +95,7 @@ class OpenAIChatModel:
         retries: int = 2,
         api_key_env: str | None = None,
         context_tokens: int | None = None,
+        first_endpoint: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not urls:
@@ -101,8 +108,13 @@ class OpenAIChatModel:
         self.endpoints = [EndpointState(base_url(url)) for url in urls]
         self._api_key_env = api_key_env
         self._lock = threading.Lock()
-        self._turn = itertools.count()
-        self._client = httpx.Client(transport=transport, follow_redirects=False)
+        # Unless told, each process starts its rotation at a random endpoint, so that one-shot
+        # CLI calls spread over the pool too.
+        start = random.randrange(len(urls)) if first_endpoint is None else first_endpoint
+        self._turn = itertools.count(start)
+        # trust_env=False: prompts hold the institution's documents; they go to the endpoints
+        # the operator registered, never through a proxy picked up from the environment.
+        self._client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
 
     def close(self) -> None:
         self._client.close()
@@ -126,7 +138,7 @@ class OpenAIChatModel:
         """The next endpoint to try: untried and not cooling down if any, by strategy."""
         with self._lock:
             now = time.monotonic()
-            untried = [e for e in self.endpoints if e.url not in tried] or self.endpoints
+            untried = [e for e in self.endpoints if e.url not in tried]
             ready = [e for e in untried if e.available(now)]
             candidates = ready or sorted(untried, key=lambda e: e.down_until)[:1]
             turn = next(self._turn)
@@ -175,31 +187,35 @@ class OpenAIChatModel:
         deadline = time.monotonic() + request.timeout
         headers = self._headers()
         body = self._body(request)
+        attempts = min(self.retries + 1, len(self.endpoints))
         tried: set[str] = set()
         errors: list[str] = []
-        for _ in range(self.retries + 1):
-            if time.monotonic() >= deadline:
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 break
+            # Each attempt left gets an equal share of the time to the first token, so an
+            # endpoint that accepts the connection and then hangs cannot use up the timeout.
+            first_token_by = time.monotonic() + remaining / (attempts - attempt)
             endpoint = self._pick(tried)
             tried.add(endpoint.url)
+            failure: str | None = None
             started = False
             try:
-                for delta in self._stream_from(endpoint, body, headers, deadline):
+                for delta in self._stream_from(endpoint, body, headers, first_token_by, deadline):
                     started = True
                     yield delta
             except _Retryable as error:
-                self._release(endpoint, str(error))
+                failure = str(error)
                 errors.append(f"{endpoint.url}: {error}")
                 continue
             except ModelError as error:
-                # A failure after the first token, or one another endpoint would repeat
-                # (a 4xx): not retried; an endpoint that broke mid-stream is set aside.
-                self._release(endpoint, str(error) if started else None)
+                # After the first token nothing is retried (the answer would be spliced), nor
+                # a refusal (4xx) that another endpoint would repeat.
+                failure = str(error) if started else None
                 raise
-            except GeneratorExit:
-                self._release(endpoint, None)
-                raise
-            self._release(endpoint, None)
+            finally:
+                self._release(endpoint, failure)
             return
         if time.monotonic() >= deadline:
             raise ModelTimeout(
@@ -208,7 +224,7 @@ class OpenAIChatModel:
             )
         raise ModelUnavailable(
             f"model {self.name!r}: no endpoint answered ({'; '.join(errors)}); check that the "
-            "server is running, or `siyada models show " + self.name + " --check`"
+            f"server is running, or run: siyada models show {self.name} --check"
         )
 
     def _stream_from(
@@ -216,10 +232,11 @@ class OpenAIChatModel:
         endpoint: EndpointState,
         body: dict[str, Any],
         headers: dict[str, str],
+        first_token_by: float,
         deadline: float,
     ) -> Iterator[Delta]:
-        remaining = max(deadline - time.monotonic(), 0.001)
-        timeout = httpx.Timeout(remaining, connect=min(CONNECT_TIMEOUT, remaining))
+        wait = max(first_token_by - time.monotonic(), 0.001)
+        timeout = httpx.Timeout(wait, connect=min(CONNECT_TIMEOUT, wait))
         url = f"{endpoint.url}/chat/completions"
         received = 0
         try:
@@ -234,10 +251,11 @@ class OpenAIChatModel:
                         f"model {self.name!r} refused the request "
                         f"(HTTP {response.status_code}): {message}"
                     )
-                watchdog = _cut_at_deadline(response, deadline)
+                watchdog = _Watchdog(response, first_token_by, deadline)
                 try:
                     for delta in _deltas(sse_data(response.iter_lines()), self.name):
                         received += len(delta.text)
+                        watchdog.started = True
                         yield delta
                         if time.monotonic() > deadline:
                             break
@@ -248,9 +266,12 @@ class OpenAIChatModel:
         except (httpx.HTTPError, ModelError) as error:
             if isinstance(error, ModelTimeout):
                 raise
-            if time.monotonic() >= deadline or isinstance(error, httpx.TimeoutException):
-                if received == 0:
-                    raise _Retryable("timed out") from None
+            now = time.monotonic()
+            if received == 0 and (
+                now >= first_token_by or isinstance(error, httpx.TimeoutException)
+            ):
+                raise _Retryable(f"no answer within {wait:.3g} s") from None
+            if received and (now >= deadline or isinstance(error, httpx.TimeoutException)):
                 raise ModelTimeout(self._cut_message(received)) from None
             if isinstance(error, ModelError):
                 raise
@@ -284,29 +305,52 @@ class OpenAIChatModel:
                     else (f"up, but serves {', '.join(map(str, served))} (not {self.model_id})")
                 )
                 self._record(endpoint, None)
-            except (httpx.HTTPError, ModelError, ValueError, AttributeError) as error:
+            except (httpx.HTTPError, ModelError, ValueError, AttributeError, TypeError) as error:
                 status = f"down: {error}"
                 self._record(endpoint, status)
             report[endpoint.url] = status
         return report
 
 
-def _cut_at_deadline(response: httpx.Response, deadline: float) -> threading.Timer:
-    """A timer that shuts the response's socket at the deadline: a read blocked on a server
-    that stalls (or keeps the stream alive with comments) then returns at once."""
-    stream = response.extensions.get("network_stream")
-    sock: socket.socket | None = stream.get_extra_info("socket") if stream is not None else None
+class _Watchdog:
+    """Shuts a response's socket when the first token is late or the answer runs past its
+    deadline: a read blocked on a server that stalls (or keeps the stream open with comments)
+    then returns at once."""
 
-    def shut() -> None:
-        if sock is not None:
+    def __init__(self, response: httpx.Response, first_token_by: float, deadline: float) -> None:
+        stream = response.extensions.get("network_stream")
+        self._socket: socket.socket | None = (
+            stream.get_extra_info("socket") if stream is not None else None
+        )
+        self.deadline = deadline
+        self.started = False
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._schedule(first_token_by)
+
+    def _schedule(self, when: float) -> None:
+        if self._socket is None:
+            return
+        self._timer = threading.Timer(max(when - time.monotonic(), 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._timer is None:
+                return  # cancelled
+            if self.started and time.monotonic() < self.deadline:
+                self._schedule(self.deadline)
+                return
+            assert self._socket is not None
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                self._socket.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), shut)
-    timer.daemon = True
-    if sock is not None:
-        timer.start()
-    return timer
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -331,33 +375,42 @@ def _deltas(events: Iterator[str], name: str) -> Iterator[Delta]:
             break
         try:
             event = json.loads(data)
-        except ValueError:
+            texts, event_finish, event_usage = _read_event(event, name)
+        except (ValueError, TypeError, AttributeError, KeyError):
             raise ModelProtocolError(
                 f"model {name!r} sent a malformed stream event: {data[:80]!r}"
             ) from None
-        if not isinstance(event, dict):
-            raise ModelProtocolError(f"model {name!r} sent a stream event that is not an object")
-        if "error" in event:
-            error = event["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            raise ModelUnavailable(f"model {name!r} failed while answering: {message}")
-        if isinstance(event.get("usage"), dict):
-            usage = Usage(
-                int(event["usage"].get("prompt_tokens") or 0),
-                int(event["usage"].get("completion_tokens") or 0),
-            )
-        for choice in event.get("choices") or []:
-            if not isinstance(choice, dict):
-                raise ModelProtocolError(f"model {name!r} sent a malformed choice")
-            delta = choice.get("delta") or {}
-            text = delta.get("content") if isinstance(delta, dict) else None
-            if text:
-                if not isinstance(text, str):
-                    raise ModelProtocolError(f"model {name!r} sent non-text content")
-                yield Delta(text)
-            if choice.get("finish_reason"):
-                finish = str(choice["finish_reason"])
+        yield from (Delta(text) for text in texts)
+        finish = event_finish or finish
+        usage = event_usage or usage
     else:
         if finish is None:
             raise ModelUnavailable(f"model {name!r}: the stream ended before the answer did")
     yield Delta("", "length" if finish == "length" else "stop", usage)
+
+
+def _read_event(event: Any, name: str) -> tuple[list[str], str | None, Usage | None]:
+    """The texts, finish reason and usage of one chunk; TypeError etc. when it is malformed."""
+    if not isinstance(event, dict):
+        raise TypeError("not an object")
+    if "error" in event:
+        error = event["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        raise ModelUnavailable(f"model {name!r} failed while answering: {message}")
+    usage = None
+    if event.get("usage") is not None:
+        counts = event["usage"]
+        usage = Usage(
+            int(counts.get("prompt_tokens") or 0), int(counts.get("completion_tokens") or 0)
+        )
+    texts: list[str] = []
+    finish: str | None = None
+    for choice in event.get("choices") or []:
+        text = (choice.get("delta") or {}).get("content")
+        if text:
+            if not isinstance(text, str):
+                raise TypeError("content is not text")
+            texts.append(text)
+        if choice.get("finish_reason"):
+            finish = str(choice["finish_reason"])
+    return texts, finish, usage

@@ -68,6 +68,17 @@ EXTRACTIVE_CARD = ModelCard(
 )
 
 
+DEFAULT_CONTEXT = 4096
+MIN_CONTEXT = 128
+MAX_CONTEXT = 1 << 20
+
+
+def check_context(context: int) -> int:
+    if not MIN_CONTEXT <= context <= MAX_CONTEXT:
+        raise ModelError(f"context must be between {MIN_CONTEXT} and {MAX_CONTEXT} tokens")
+    return context
+
+
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise ModelError(
@@ -143,6 +154,20 @@ class ModelRegistry:
         ).fetchone()
         return self._record(row) if row else self._builtin(tenant)
 
+    def check_new(self, tenant: str, name: str) -> None:
+        """Refuse a name that is invalid, reserved or taken, before any slow work is done."""
+        check_name(name)
+        if name == EXTRACTIVE:
+            raise ModelError(f"{EXTRACTIVE!r} is the built-in model; choose another name")
+        taken = self._db.execute(
+            "SELECT 1 FROM models WHERE tenant = ? AND name = ?", (tenant, name)
+        ).fetchone()
+        if taken:
+            raise ModelError(
+                f"a model named {name!r} exists already; remove it first "
+                f"(siyada models remove {name})"
+            )
+
     def add_llama(
         self,
         tenant: str,
@@ -151,22 +176,26 @@ class ModelRegistry:
         *,
         sha256: str | None,
         card: ModelCard,
-        context: int = 4096,
+        context: int = DEFAULT_CONTEXT,
         threads: int | None = None,
         make_default: bool = False,
         on_progress: Progress | None = None,
+        verified: bool = False,
     ) -> ModelRecord:
+        """Register a local GGUF file; ``verified`` when its ``sha256`` was just checked (pull)."""
         from siyada.models.llama import validate_gguf
 
+        self.check_new(tenant, name)
+        check_context(context)
+        expected = check_sha256(sha256) if sha256 is not None else None
         path = path.expanduser().resolve()
         if not path.is_file():
             raise ModelError(f"no such model file: {path}")
         validate_gguf(path)
-        actual = sha256_file(path, on_progress)
-        if sha256 is not None and check_sha256(sha256) != actual:
-            raise ModelError(f"checksum mismatch for {path}: expected {sha256}, got {actual}")
-        if not 128 <= context <= 1 << 20:
-            raise ModelError("context must be between 128 and 1048576 tokens")
+        verified_now = verified and expected is not None
+        actual = expected if verified_now else sha256_file(path, on_progress)
+        if expected is not None and expected != actual:
+            raise ModelError(f"checksum mismatch for {path}: expected {expected}, got {actual}")
         location = {"path": str(path), "context": context, "threads": threads}
         return self._insert(
             tenant, name, Backend.LLAMA, location, actual, card, make_default, file_stamp(path)
@@ -193,6 +222,9 @@ class ModelRegistry:
             raise ModelError(str(error)) from None
         if not model_id.strip():
             raise ModelError("give the model's name on the server with --model-id")
+        if context is not None:
+            check_context(context)
+        self.check_new(tenant, name)
         location = {
             "urls": endpoints,
             "model_id": model_id.strip(),
@@ -213,9 +245,6 @@ class ModelRegistry:
         make_default: bool,
         stamp: str | None,
     ) -> ModelRecord:
-        check_name(name)
-        if name == EXTRACTIVE:
-            raise ModelError(f"{EXTRACTIVE!r} is the built-in model; choose another name")
         card_json = json.dumps({**asdict(card), "languages": list(card.languages)})
         with transaction(self._db):
             if make_default:
@@ -262,8 +291,16 @@ class ModelRegistry:
         if loaded is not None:
             loaded.close()
 
-    def verify(self, tenant: str, record: ModelRecord, on_progress: Progress | None = None) -> None:
-        """Refuse a local file whose SHA-256 is no longer the registered one."""
+    def verify(
+        self,
+        tenant: str,
+        record: ModelRecord,
+        on_progress: Progress | None = None,
+        *,
+        always: bool = False,
+    ) -> None:
+        """Refuse a local file whose SHA-256 is no longer the registered one. The file is hashed
+        when it may have changed since the last check (or ``always``)."""
         if record.backend is not Backend.LLAMA:
             return
         path = Path(record.location["path"])
@@ -273,7 +310,7 @@ class ModelRegistry:
         row = self._db.execute(
             "SELECT verified_stat FROM models WHERE tenant = ? AND name = ?", (tenant, record.name)
         ).fetchone()
-        if row is not None and row[0] == stamp:
+        if row is not None and row[0] == stamp and not always:
             return
         actual = sha256_file(path, on_progress)
         if actual != record.sha256:
@@ -316,7 +353,7 @@ class ModelRegistry:
             model = LlamaCppChatModel(
                 record.name,
                 Path(record.location["path"]),
-                context=int(record.location.get("context", 4096)),
+                context=int(record.location.get("context", DEFAULT_CONTEXT)),
                 threads=record.location.get("threads"),
             )
         self._loaded[key] = model
