@@ -45,7 +45,7 @@ class Citations:
         self.dropped: list[int] = []
 
     def rewrite(self, text: str) -> str:
-        return MARKER.sub(self._replace, text)
+        return MARKER.sub(self._replace, text) if "[" in text else text
 
     def _replace(self, match: re.Match[str]) -> str:
         kept = []
