@@ -27,7 +27,7 @@ from siyada.assistant import (
     ask,
 )
 from siyada.assistant.pipeline import MAX_SOURCES
-from siyada.cli.common import emit, fail, inputs
+from siyada.cli.common import emit, fail, inputs, write
 from siyada.cli.knowledge import CollectionOption, open_knowledge
 from siyada.config import Settings
 from siyada.database import SchemaError
@@ -123,11 +123,12 @@ def _answer_json(answer: Answer) -> str:
 def _print_sources(answer: Answer) -> None:
     if not answer.sources:
         return
-    typer.echo("\nSources (* cited):")
+    rows = ["", "Sources (* cited):"]
     for source in answer.sources:
         page = f", page {source.page}" if source.page else ""
         mark = "*" if source.cited else " "
-        typer.echo(f" {mark}[{source.n}] {source.document}{page}")
+        rows.append(f" {mark}[{source.n}] {source.document}{page}")
+    emit(rows)
     if answer.dropped_citations:
         dropped = ", ".join(str(n) for n in answer.dropped_citations)
         typer.echo(f"(dropped citations to sources that were not retrieved: {dropped})", err=True)
@@ -165,8 +166,7 @@ def _answer_one(
                     typer.echo(f"({event.notice})", err=True)
             elif isinstance(event, AnswerPiece):
                 if not as_json:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
+                    write([event.text])
                     streamed = True
             else:
                 if conversations is not None and conversation is not None:
@@ -174,11 +174,11 @@ def _answer_one(
                 if as_json:
                     emit([_answer_json(event)])
                 else:
-                    sys.stdout.write("\n")
+                    write(["\n"])
                     _print_sources(event)
     except (ModelError, AssistantError):
         if streamed:
-            sys.stdout.write("\n")
+            write(["\n"])
             typer.echo("(the answer was cut short)", err=True)
         raise
 

@@ -65,10 +65,16 @@ def chunks(lines: Iterable[str], max_lines: int = CHUNK_LINES) -> Iterator[list[
 
 
 def emit(rows: Iterable[str]) -> None:
+    """Write rows, one per line."""
+    write(f"{row}\n" for row in rows)
+
+
+def write(pieces: Iterable[str]) -> None:
+    """Write text as it comes (flushed after each piece)."""
     try:
-        for row in rows:
-            sys.stdout.write(row + "\n")
-        sys.stdout.flush()
+        for piece in pieces:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do. Pointing stdout
         # at /dev/null keeps Python's exit-time flush from failing on the closed pipe.
