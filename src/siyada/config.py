@@ -20,6 +20,8 @@ class Settings:
     embedder: str = DEFAULT_EMBEDDER
     """``e5`` (in process), ``none`` (lexical search only) or ``openai:URL#MODEL``."""
     max_file_mb: int = DEFAULT_MAX_FILE_MB
+    answer_timeout: float = 120.0
+    """Seconds a model may take for one answer, in the server."""
 
     @classmethod
     def resolve(cls, data_dir: Path | None = None) -> Settings:

@@ -107,7 +107,11 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at ``path``, in autocommit mode:
     every write opens its own explicit transaction with ``transaction``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    # Not shared between threads: the server opens one connection per thread, but closes them
+    # all from the thread that shuts it down.
+    db = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+    )
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")

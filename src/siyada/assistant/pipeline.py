@@ -115,6 +115,10 @@ class Preamble:
     configured), in the asker's language."""
 
     notice: str | None
+    question_language: str
+    language: str
+    """The label the answer is asked in (quotes may turn out to be in their documents')."""
+    script: str
 
 
 @dataclass(frozen=True)
@@ -157,11 +161,11 @@ def ask(
     tenant: str,
     question: str,
     *,
-    collection: str,
+    collections: Sequence[str],
     history: Sequence[Message] = (),
     options: AskOptions = AskOptions(),
 ) -> Iterator[Preamble | AnswerPiece | Answer]:
-    """Answer ``question`` from ``collection``: a Preamble, pieces of text as they come, then
+    """Answer ``question`` from ``collections``: a Preamble, pieces of text as they come, then
     the Answer.
 
     Raises AssistantError, StoreError (collection), ModelError (backend) before the first
@@ -173,25 +177,34 @@ def ask(
         raise AssistantError(f"the number of sources must be between 1 and {MAX_SOURCES}")
     label = identify(question).label
     query = search_query(question, label, history)
-    (results,) = knowledge.search(tenant, collection, [query], k=options.k)
-    # Only a model that ranks sentences itself needs the collection's embedder.
+    if not collections:
+        raise AssistantError("name at least one collection to answer from")
+    hits = sorted(
+        (
+            hit
+            for name in dict.fromkeys(collections)
+            for hit in knowledge.search(tenant, name, [query], k=options.k)[0].hits
+        ),
+        key=lambda hit: -hit.score,
+    )[: options.k]
+    # Only a model that ranks sentences itself needs the (first) collection's embedder.
     embedder = (
         None
         if model.generative
-        else knowledge.embedder(knowledge.collection(tenant, collection).embedder)
+        else knowledge.embedder(knowledge.collection(tenant, collections[0]).embedder)
     )
     policy = script_policy(label, options.arabizi, generative=model.generative)
     passages = fit_passages(
         [
             Passage(n, hit.chunk.text, hit.chunk.language, hit.chunk.document, hit.chunk.page)
-            for n, hit in enumerate(results.hits, start=1)
+            for n, hit in enumerate(hits, start=1)
         ],
         model.context_tokens,
         options.max_tokens,
         model.count_tokens,
         build_messages(question, policy, (), history) if model.generative else (),
     )
-    if model.generative and not passages and results.hits:
+    if model.generative and not passages and hits:
         raise AssistantError(
             f"the question, the conversation and the instructions leave no room for sources in "
             f"model {model.name!r}'s context of {model.context_tokens} tokens: ask a shorter "
@@ -211,7 +224,7 @@ def ask(
     citations = Citations(len(passages))
     rewriter = AnswerRewriter(citations, policy, check_citations=model.generative)
     notice = None if model.generative else say("extractive_notice", policy.answer)
-    yield Preamble(notice)
+    yield Preamble(notice, label.value, policy.answer.value, policy.answer.script.value)
     retrieved = time.perf_counter()
     first_token: float | None = None
     pieces: list[str] = []
@@ -241,7 +254,7 @@ def ask(
             text = say("no_answer", policy.answer)
             yield AnswerPiece(text)
     finished = time.perf_counter()
-    hits = results.hits[: len(passages)]
+    hits = hits[: len(passages)]
     yield Answer(
         question=question,
         answer=text,

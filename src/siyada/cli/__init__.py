@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from siyada import __version__
-from siyada.cli import assistant, knowledge
+from siyada.cli import assistant, knowledge, server
 from siyada.cli.lang import lang_app
 from siyada.config import ENV_HOME, Settings
 from siyada.lang.translit import supported_pairs
@@ -25,6 +25,7 @@ app = typer.Typer(
 app.add_typer(lang_app, name="lang")
 knowledge.register(app)
 assistant.register(app)
+app.command("serve")(server.serve_command)
 
 
 def _version(value: bool) -> None:

@@ -154,7 +154,7 @@ def _answer_one(
         model,
         DEFAULT_TENANT,
         question,
-        collection=collection,
+        collections=[collection],
         history=history,
         options=options,
     )

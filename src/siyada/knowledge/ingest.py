@@ -213,8 +213,19 @@ def ingest(
     prune: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_file: Callable[[FileResult], None] | None = None,
+    relative_to: Path | None = None,
 ) -> IngestReport:
+    """Ingest the files under ``arguments``; documents are named as the arguments name them,
+    or relative to ``relative_to`` (uploads, whose folder on the server is nobody's business)."""
     sources, missing = discover(arguments)
+    if relative_to is not None:
+        base = relative_to.resolve()
+        sources = [
+            Source(source.path, str(source.path.relative_to(base)))
+            if source.path.is_relative_to(base)
+            else source
+            for source in sources
+        ]
     report = IngestReport(list(missing))
     if on_start is not None:
         on_start(len(sources))

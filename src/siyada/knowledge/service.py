@@ -78,6 +78,14 @@ class KnowledgeBase:
             raise StoreError(f"no collection named {name!r}{hint}")
         return found
 
+    def create_collection(self, tenant: str, name: str, embedder: str | None = None) -> Collection:
+        name = check_collection_name(name)
+        if self.store.collection(tenant, name) is not None:
+            raise StoreError(f"a collection named {name!r} exists already")
+        spec = embedder or self.settings.embedder
+        self.embedder(spec)  # a collection must never record an embedder that cannot load
+        return self.store.create_collection(tenant, name, spec)
+
     def collections(self, tenant: str) -> list[CollectionSummary]:
         return self.store.collections(tenant)
 
@@ -95,6 +103,7 @@ class KnowledgeBase:
         prune: bool = False,
         on_start: Callable[[int], None] | None = None,
         on_file: Callable[[FileResult], None] | None = None,
+        relative_to: Path | None = None,
     ) -> IngestReport:
         name = check_collection_name(name)
         collection = self.store.collection(tenant, name)
@@ -112,6 +121,7 @@ class KnowledgeBase:
             prune=prune,
             on_start=on_start,
             on_file=on_file,
+            relative_to=relative_to,
         )
         self.index(collection)
         return report

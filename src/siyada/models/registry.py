@@ -328,33 +328,33 @@ class ModelRegistry:
     def load(self, tenant: str, name: str | None = None) -> ChatModel:
         """The model ready to answer (loaded once per process), checked before loading."""
         record = self.get(tenant, name) if name else self.default(tenant)
-        key = (tenant, record.name)
-        if key in self._loaded:
-            if record.backend is Backend.LLAMA:
-                self.verify(tenant, record)
-            return self._loaded[key]
-        model: ChatModel
-        if record.backend is Backend.EXTRACTIVE:
-            model = ExtractiveModel()
-        elif record.backend is Backend.OPENAI:
-            location = record.location
-            model = OpenAIChatModel(
-                record.name,
-                location["urls"],
-                model_id=location["model_id"],
-                strategy=Strategy(location.get("strategy", Strategy.ROUND_ROBIN)),
-                api_key_env=location.get("api_key_env"),
-                context_tokens=location.get("context"),
-            )
-        else:
-            from siyada.models.llama import LlamaCppChatModel
-
+        if record.backend is Backend.LLAMA:
             self.verify(tenant, record)
-            model = LlamaCppChatModel(
-                record.name,
-                Path(record.location["path"]),
-                context=int(record.location.get("context", DEFAULT_CONTEXT)),
-                threads=record.location.get("threads"),
-            )
-        self._loaded[key] = model
-        return model
+        key = (tenant, record.name)
+        if key not in self._loaded:
+            self._loaded[key] = build_model(record)
+        return self._loaded[key]
+
+
+def build_model(record: ModelRecord) -> ChatModel:
+    """The model a record describes, ready to answer (a local file must be verified first)."""
+    if record.backend is Backend.EXTRACTIVE:
+        return ExtractiveModel()
+    location = record.location
+    if record.backend is Backend.OPENAI:
+        return OpenAIChatModel(
+            record.name,
+            location["urls"],
+            model_id=location["model_id"],
+            strategy=Strategy(location.get("strategy", Strategy.ROUND_ROBIN)),
+            api_key_env=location.get("api_key_env"),
+            context_tokens=location.get("context"),
+        )
+    from siyada.models.llama import LlamaCppChatModel
+
+    return LlamaCppChatModel(
+        record.name,
+        Path(location["path"]),
+        context=int(location.get("context", DEFAULT_CONTEXT)),
+        threads=location.get("threads"),
+    )

@@ -1,0 +1,128 @@
+"""The HTTP server: the OpenAI-compatible API, Siyada's own API and the web app, one process."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from siyada import __version__
+from siyada.config import Settings
+from siyada.server import errors, openai_routes, siyada_routes
+from siyada.server.state import ServerState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    json_body_bytes: int = 8 * 2**20
+    """A JSON request body (a chat with its history, a batch of texts)."""
+    upload_bytes: int = 512 * 2**20
+    """A multipart upload of documents."""
+    generations: int = 8
+    """Answers generated at once; more get 429 (uvicorn also caps connections)."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a body over the limit, declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = scope["path"].endswith("/documents")
+        limit = self.limits.upload_bytes if upload else self.limits.json_body_bytes
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").decode() or "0"
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps(
+        errors.error_body(
+            413, f"the request body is over the limit of {limit} bytes", "request_too_large"
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
+    limits = limits or Limits()
+    state = ServerState(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = FastAPI(
+        title="Siyada",
+        version=__version__,
+        description="A sovereign AI stack for Morocco: an OpenAI-compatible API grounded in an "
+        "institution's documents, Moroccan language tools, and a chat app.",
+        lifespan=lifespan,
+    )
+    app.state.siyada = state
+    app.state.generations = threading.BoundedSemaphore(limits.generations)
+    errors.install(app)
+    app.include_router(openai_routes.router)
+    app.include_router(siyada_routes.router)
+    app.include_router(siyada_routes.health)
+    static = resources.files("siyada.web").joinpath("static")
+    app.mount("/", StaticFiles(directory=str(static), html=True), name="web")
+    app.add_middleware(BodyLimit, limits=limits)
+    return app

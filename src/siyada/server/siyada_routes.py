@@ -1,0 +1,224 @@
+"""Siyada's own API: language tools, collections and documents, search, health."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from siyada.knowledge import Filters, QueryResults
+from siyada.knowledge.parse import EXTENSIONS
+from siyada.knowledge.store import DEFAULT_TENANT
+from siyada.lang import identify_batch, identify_spans, normalize, parse_label, transliterate
+from siyada.server.errors import APIError
+from siyada.server.schemas import (
+    CollectionCreate,
+    IdentifyRequest,
+    NormalizeRequest,
+    SearchRequest,
+    TransliterateRequest,
+)
+from siyada.server.state import ServerState
+
+router = APIRouter(prefix="/v1", tags=["Siyada"])
+health = APIRouter(tags=["health"])
+MAX_UPLOAD_FILES = 50
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.siyada
+    return state
+
+
+def _label(value: str, param: str) -> Any:
+    try:
+        return parse_label(value)
+    except ValueError as error:
+        raise APIError(400, str(error), param=param) from None
+
+
+@router.post("/lang/identify", tags=["language"])
+def identify(body: IdentifyRequest) -> dict[str, Any]:
+    """Language and script of each text (eight labels, ``und`` for no letters)."""
+    results = []
+    for text, found in zip(body.texts, identify_batch(body.texts), strict=True):
+        result = found.to_dict()
+        if body.spans:
+            result["spans"] = [span.to_dict() for span in identify_spans(text)]
+        results.append(result)
+    return {"results": results}
+
+
+@router.post("/lang/transliterate", tags=["language"])
+def transliterate_texts(body: TransliterateRequest) -> dict[str, Any]:
+    """Each text rewritten from ``source``'s script to ``target``'s (e.g. ary_Latn -> ary_Arab,
+    zgh_Tfng -> ber_Latn)."""
+    try:
+        return {"results": [transliterate(text, body.source, body.target) for text in body.texts]}
+    except ValueError as error:
+        raise APIError(400, str(error), param="target") from None
+
+
+@router.post("/lang/normalize", tags=["language"])
+def normalize_texts(body: NormalizeRequest) -> dict[str, Any]:
+    """Canonical forms (Unicode, Arabic letter variants, digits, Arabizi spellings...)."""
+    label = _label(body.label, "label") if body.label else None
+    return {
+        "results": [
+            normalize(text, label, fold_hamza=body.fold_hamza, fold_ta_marbuta=body.fold_ta_marbuta)
+            for text in body.texts
+        ]
+    }
+
+
+@router.get("/collections", tags=["knowledge"])
+def list_collections(request: Request) -> dict[str, Any]:
+    summaries = _state(request).knowledge().collections(DEFAULT_TENANT)
+    return {"object": "list", "data": [summary.__dict__ for summary in summaries]}
+
+
+@router.post("/collections", status_code=201, tags=["knowledge"])
+def create_collection(request: Request, body: CollectionCreate) -> dict[str, Any]:
+    collection = (
+        _state(request).knowledge().create_collection(DEFAULT_TENANT, body.name, body.embedder)
+    )
+    return {"name": collection.name, "embedder": collection.embedder, "documents": 0, "chunks": 0}
+
+
+@router.delete("/collections/{name}", tags=["knowledge"])
+def delete_collection(request: Request, name: str) -> dict[str, Any]:
+    _state(request).knowledge().delete_collection(DEFAULT_TENANT, name)
+    return {"name": name, "deleted": True}
+
+
+@router.get("/collections/{name}/documents", tags=["knowledge"])
+def list_documents(request: Request, name: str) -> dict[str, Any]:
+    knowledge = _state(request).knowledge()
+    collection = knowledge.collection(DEFAULT_TENANT, name)
+    documents = knowledge.store.documents(collection)
+    # Where a file sits on the server is not the client's business: "name" identifies it.
+    shown = [{k: v for k, v in d.__dict__.items() if k != "path"} for d in documents]
+    return {"object": "list", "data": shown}
+
+
+@router.delete("/collections/{name}/documents/{document_id}", tags=["knowledge"])
+def delete_document(request: Request, name: str, document_id: int) -> dict[str, Any]:
+    knowledge = _state(request).knowledge()
+    collection = knowledge.collection(DEFAULT_TENANT, name)
+    found = [d for d in knowledge.store.documents(collection) if d.id == document_id]
+    if not found:
+        raise APIError(404, f"collection {name!r} has no document {document_id}", code="not_found")
+    knowledge.store.delete_documents(collection, [found[0].path])
+    uploaded = Path(found[0].path)
+    if uploaded.is_relative_to(_state(request).uploads(name).resolve()):
+        uploaded.unlink(missing_ok=True)  # an uploaded copy is deleted with its document
+    return {"id": document_id, "deleted": True}
+
+
+def _safe_name(filename: str | None) -> str:
+    name = _UNSAFE.sub("_", Path(filename or "").name).strip(" .")
+    return name[:120] or "document"
+
+
+@router.post("/collections/{name}/documents", status_code=202, tags=["knowledge"])
+def upload_documents(
+    request: Request, name: str, files: Annotated[list[UploadFile], File()]
+) -> JSONResponse:
+    """Upload files (PDF, DOCX, ODT, HTML, Markdown, text) and ingest them in the background:
+    poll ``/v1/jobs/{job}`` for the outcome of each file."""
+    state = _state(request)
+    state.knowledge().collection(DEFAULT_TENANT, name)  # 404 before reading the files
+    if len(files) > MAX_UPLOAD_FILES:
+        raise APIError(400, f"at most {MAX_UPLOAD_FILES} files per upload", param="files")
+    unsupported = [
+        f.filename for f in files if Path(f.filename or "").suffix.lower() not in EXTENSIONS
+    ]
+    if unsupported:
+        raise APIError(
+            415,
+            f"unsupported file type: {', '.join(map(str, unsupported))}; Siyada ingests "
+            + ", ".join(sorted(EXTENSIONS)),
+            code="unsupported_file_type",
+            param="files",
+        )
+    folder = state.uploads(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for upload in files:
+        target = folder / _safe_name(upload.filename)
+        # Written under a temporary name and renamed: an ingest never reads half a file.
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as handle:
+            while block := upload.file.read(1 << 20):
+                handle.write(block)
+        Path(handle.name).replace(target)
+        saved.append(target)
+    job = state.start_ingest(name, saved)
+    return JSONResponse(job.to_dict(), status_code=202)
+
+
+@router.get("/jobs/{job_id}", tags=["knowledge"])
+def job_status(request: Request, job_id: str) -> dict[str, Any]:
+    job = _state(request).jobs.get(job_id)
+    if job is None:
+        raise APIError(404, f"no ingest job {job_id!r}", code="not_found")
+    return job.to_dict()
+
+
+def _results(results: QueryResults) -> dict[str, Any]:
+    return {
+        "query": results.query,
+        "language": results.label,
+        "results": [
+            {
+                "document": hit.chunk.document,
+                "page": hit.chunk.page,
+                "chunk_id": hit.chunk.id,
+                "score": round(hit.score, 6),
+                "heading": hit.chunk.heading_path,
+                "language": hit.chunk.language,
+                "text": hit.chunk.text,
+            }
+            for hit in results.hits
+        ],
+    }
+
+
+@router.post("/search", tags=["knowledge"])
+def search(request: Request, body: SearchRequest) -> dict[str, Any]:
+    """Search a collection in any language or script."""
+    found = (
+        _state(request)
+        .knowledge()
+        .search(
+            DEFAULT_TENANT,
+            body.collection,
+            body.queries,
+            k=body.k,
+            filters=Filters(),
+            mode=body.mode,
+        )
+    )
+    return {"object": "list", "data": [_results(results) for results in found]}
+
+
+@health.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready to answer: the database opens and the default model is known."""
+    state = _state(request)
+    try:
+        state.knowledge().collections(DEFAULT_TENANT)
+        default = state.registry().default(DEFAULT_TENANT)
+    except Exception as error:  # reported as not ready, with the reason
+        return JSONResponse({"status": "not ready", "reason": str(error)}, status_code=503)
+    return JSONResponse({"status": "ready", "default_model": default.name})
