@@ -9,6 +9,7 @@ times. Once a token has been streamed nothing is retried: the answer would be sp
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import json
 import os
@@ -16,7 +17,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -312,6 +313,47 @@ class OpenAIChatModel:
         return report
 
 
+class _Alarms:
+    """One thread that calls functions at given times: a watchdog per request without a
+    thread per request (starting one costs more than the rest of the proxying)."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._ids = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def set(self, when: float, action: Callable[[], None]) -> int:
+        with self._wake:
+            alarm = next(self._ids)
+            heapq.heappush(self._due, (when, alarm, action))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="alarms", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+            return alarm
+
+    def cancel(self, alarm: int) -> None:
+        with self._wake:
+            self._cancelled.add(alarm)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    timeout = self._due[0][0] - time.monotonic() if self._due else None
+                    self._wake.wait(timeout)
+                _, alarm, action = heapq.heappop(self._due)
+                if alarm in self._cancelled:
+                    self._cancelled.discard(alarm)
+                    continue
+            action()
+
+
+_ALARMS = _Alarms()
+
+
 class _Watchdog:
     """Shuts a response's socket when the first token is late or the answer runs past its
     deadline: a read blocked on a server that stalls (or keeps the stream open with comments)
@@ -325,19 +367,16 @@ class _Watchdog:
         self.deadline = deadline
         self.started = False
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._alarm: int | None = None
         self._schedule(first_token_by)
 
     def _schedule(self, when: float) -> None:
-        if self._socket is None:
-            return
-        self._timer = threading.Timer(max(when - time.monotonic(), 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        if self._socket is not None:
+            self._alarm = _ALARMS.set(when, self._fire)
 
     def _fire(self) -> None:
         with self._lock:
-            if self._timer is None:
+            if self._alarm is None:
                 return  # cancelled
             if self.started and time.monotonic() < self.deadline:
                 self._schedule(self.deadline)
@@ -348,9 +387,9 @@ class _Watchdog:
 
     def cancel(self) -> None:
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            if self._alarm is not None:
+                _ALARMS.cancel(self._alarm)
+                self._alarm = None
 
 
 def _error_message(response: httpx.Response) -> str:
