@@ -219,10 +219,8 @@ print(count, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-@pytest.mark.parametrize(("lines", "repeat"), [(300_000, 1), (6_000, 150)])
-def test_long_stream_keeps_order_and_bounded_memory(lines: int, repeat: int) -> None:
-    """Many short lines or fewer long ones (~7 MB and ~20 MB through a pipe): one output line
-    each, in order, without the process growing with the stream."""
+def _stream(lines: int, repeat: int) -> tuple[int, int]:
+    """Lines answered and peak memory (KiB) of ``siyada lang identify`` on such a stream."""
     result = subprocess.run(
         [sys.executable, "-c", STREAM_CHILD, str(lines), str(repeat)],
         capture_output=True,
@@ -230,5 +228,22 @@ def test_long_stream_keeps_order_and_bounded_memory(lines: int, repeat: int) -> 
         check=True,
     )
     count, peak_kib = map(int, result.stdout.split())
+    return count, peak_kib
+
+
+STREAM_GROWTH_KIB = 60_000
+"""What the peak may grow by from a stream to one ten times longer (the allocator's peak for
+the same work varies by ~45 MB from run to run)."""
+
+
+@pytest.mark.parametrize(("lines", "repeat"), [(300_000, 1), (6_000, 150)])
+def test_long_stream_keeps_order_and_bounded_memory(lines: int, repeat: int) -> None:
+    """Many short lines or fewer long ones (~7 MB and ~20 MB through a pipe): one output line
+    each, in order, without the process growing with the stream: its peak is that of a stream
+    ten times shorter (which already fills the bounded input chunks)."""
+    count, peak_kib = _stream(lines, repeat)
     assert count == lines
-    assert peak_kib < 250_000
+    _, short_peak_kib = _stream(lines // 10, repeat)
+    assert peak_kib < short_peak_kib + STREAM_GROWTH_KIB
+    # Seen: 213-259 MB for the long lines, whose input chunks hold ~1M characters at a time.
+    assert peak_kib < 300_000
