@@ -340,6 +340,26 @@ def _error(response: httpx.Response) -> str:
             "no embedding model",
         ),
         ("GET", "/v1/jobs/unknown", {}, 404, "no ingest job"),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"json": {"model": "remote", "n": 2, "messages": [{"role": "user", "content": "x"}]}},
+            400,
+            "only one choice",
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "remote",
+                    "tools": [{"type": "function"}],
+                    "messages": [{"role": "user", "content": "x"}],
+                }
+            },
+            400,
+            "tool calls",
+        ),
     ],
 )
 def test_bad_requests(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from siyada.assistant import ArabiziAnswer
 from siyada.assistant.pipeline import MAX_QUESTION_CHARS, MAX_SOURCES
@@ -62,6 +62,23 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     seed: int | None = None
     siyada: Grounding | None = None
+
+    @model_validator(mode="after")
+    def _supported(self) -> ChatCompletionRequest:
+        """Parameters that would change the answer and that Siyada cannot honour are refused
+        rather than ignored; the others (top_p, user, presence_penalty...) are ignored."""
+        extra = self.model_extra or {}
+        if extra.get("n") not in (None, 1):
+            raise ValueError("n: only one choice per request is supported")
+        for name in ("tools", "functions", "tool_choice", "function_call"):
+            if extra.get(name):
+                raise ValueError(f"{name}: tool calls are not supported")
+        response_format = extra.get("response_format")
+        if response_format and response_format != {"type": "text"}:
+            raise ValueError("response_format: only text answers are supported")
+        if extra.get("logprobs"):
+            raise ValueError("logprobs: not supported")
+        return self
 
     def answer_tokens(self) -> int:
         return self.max_completion_tokens or self.max_tokens or 512
