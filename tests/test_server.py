@@ -204,7 +204,10 @@ def test_collections_documents_and_search(base_url: str, home: Path) -> None:
     created = httpx.post(f"{base_url}/v1/collections", json={"name": "uploads"})
     assert created.status_code == 201, created.text
     note = "# Permis de pêche\n\nLe permis de pêche coûte 150 dirhams par an.\n"
-    files = [("files", ("peche.md", note.encode(), "text/markdown"))]
+    files = [
+        ("files", ("peche.md", note.encode(), "text/markdown")),
+        ("files", ("../../peche.md", b"# Autre\n\nUn autre texte.\n", "text/markdown")),
+    ]
     accepted = httpx.post(f"{base_url}/v1/collections/uploads/documents", files=files)
     assert accepted.status_code == 202, accepted.text
     job = accepted.json()["job"]
@@ -213,9 +216,13 @@ def test_collections_documents_and_search(base_url: str, home: Path) -> None:
         if status["status"] in ("done", "failed"):
             break
         time.sleep(0.05)
-    assert status["status"] == "done" and status["files"][0]["outcome"] == "added"
+    assert status["status"] == "done"
+    assert [f["outcome"] for f in status["files"]] == ["added", "added"]
     documents = httpx.get(f"{base_url}/v1/collections/uploads/documents").json()["data"]
-    assert [d["name"] for d in documents] == ["peche.md"]
+    # Same names in one upload are both kept; a path in a file name goes nowhere else.
+    assert sorted(d["name"] for d in documents) == ["peche-2.md", "peche.md"]
+    assert not (home / "peche.md").exists()
+    documents = [d for d in documents if d["name"] == "peche.md"]
     found = httpx.post(
         f"{base_url}/v1/search",
         json={"collection": "uploads", "queries": ["chhal lpermis dyal sid?"]},
@@ -224,9 +231,11 @@ def test_collections_documents_and_search(base_url: str, home: Path) -> None:
     assert "path" not in documents[0]
     deleted = httpx.delete(f"{base_url}/v1/collections/uploads/documents/{documents[0]['id']}")
     assert deleted.status_code == 200
-    assert not list((home / "uploads" / "uploads").glob("*.md"))
-    assert httpx.get(f"{base_url}/v1/collections/uploads/documents").json()["data"] == []
+    assert not list((home / "uploads").rglob("peche.md"))
+    left = httpx.get(f"{base_url}/v1/collections/uploads/documents").json()["data"]
+    assert [d["name"] for d in left] == ["peche-2.md"]
     assert httpx.delete(f"{base_url}/v1/collections/uploads").status_code == 200
+    assert not list((home / "uploads").rglob("*.md"))  # the uploads went with the collection
     names = [c["name"] for c in httpx.get(f"{base_url}/v1/collections").json()["data"]]
     assert "uploads" not in names and "examples" in names
 
@@ -340,6 +349,25 @@ def _error(response: httpx.Response) -> str:
             "no embedding model",
         ),
         ("GET", "/v1/jobs/unknown", {}, 404, "no ingest job"),
+        ("POST", "/v1/collections", {"json": {"name": ".."}}, 400, "invalid collection name"),
+        ("POST", "/v1/collections", {"json": {"name": "a\u0000b"}}, 400, "invalid collection name"),
+        (
+            "POST",
+            "/v1/collections",
+            {"json": {"name": "x", "embedder": "openai:http://10.0.0.1/internal#m"}},
+            400,
+            "embedder must be e5 or none",
+        ),
+        (
+            "POST",
+            "/v1/lang/identify",
+            {
+                "content": iter([b'{"texts": ["', b"a" * 2**20, b'"]}']),
+                "headers": {"content-type": "application/json"},
+            },
+            413,
+            "over the limit",
+        ),
         (
             "POST",
             "/v1/chat/completions",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -123,3 +124,35 @@ def make_embedder(spec: str) -> Embedder | None:
             raise EmbeddingError("an OpenAI embedder is written openai:URL#MODEL")
         return OpenAIEmbedder(url, model)
     raise EmbeddingError(f"unknown embedder {spec!r}: use e5, none or openai:URL#MODEL")
+
+
+_SHARED: dict[str, Embedder | None] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+class _Serialized:
+    """One embedder used by many threads, one call at a time (its model is not re-entrant,
+    and two copies of it would double the memory)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.name = inner.name
+        self.dim = inner.dim
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            return self._inner.embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            return self._inner.embed_queries(texts)
+
+
+def shared_embedder(spec: str) -> Embedder | None:
+    """The process's one embedder for ``spec`` (loaded on first use)."""
+    with _SHARED_LOCK:
+        if spec not in _SHARED:
+            made = make_embedder(spec)
+            _SHARED[spec] = _Serialized(made) if made is not None else None
+        return _SHARED[spec]

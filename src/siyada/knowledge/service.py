@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from siyada.config import Settings
-from siyada.knowledge.embed import Embedder, make_embedder
+from siyada.knowledge.embed import Embedder, shared_embedder
 from siyada.knowledge.index import CollectionIndex, IndexCache, build_index
 from siyada.knowledge.ingest import FileResult, IngestReport, ingest
 from siyada.knowledge.search import (
@@ -45,10 +45,18 @@ class QueryResults:
 
 
 def check_collection_name(name: str) -> str:
+    """A name that is also safe as a folder name: no path separators, no control characters,
+    not '.' or '..'."""
     cleaned = name.strip()
-    if not cleaned or len(cleaned) > _COLLECTION_NAME_LIMIT or any(c in cleaned for c in "\n\r\t/"):
+    if (
+        not cleaned
+        or len(cleaned) > _COLLECTION_NAME_LIMIT
+        or cleaned in (".", "..")
+        or any(c in "/\\" or not c.isprintable() for c in cleaned)
+    ):
         raise StoreError(
-            f"invalid collection name {name!r}: 1-{_COLLECTION_NAME_LIMIT} characters, no slash"
+            f"invalid collection name {name!r}: 1-{_COLLECTION_NAME_LIMIT} printable characters, "
+            "no slash or backslash, not '.' or '..'"
         )
     return cleaned
 
@@ -66,7 +74,7 @@ class KnowledgeBase:
 
     def embedder(self, spec: str) -> Embedder | None:
         if spec not in self._embedders:
-            self._embedders[spec] = make_embedder(spec)
+            self._embedders[spec] = shared_embedder(spec)
         return self._embedders[spec]
 
     def collection(self, tenant: str, name: str) -> Collection:

@@ -58,19 +58,26 @@ class BodyLimit:
             await _too_large(send, limit)
             return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The framework turned the refusal into its own error response: say 413.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _too_large(send, limit)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

@@ -137,7 +137,7 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(kind, service_error)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:  # no details out
         return error_response(
             500, f"internal error ({type(error).__name__}); the server log has the details"
         )

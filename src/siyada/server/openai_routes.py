@@ -50,7 +50,11 @@ def list_models(request: Request) -> dict[str, Any]:
             "object": "model",
             "created": 0,
             "owned_by": "siyada",
-            "siyada": {"type": "chat", **record.to_dict()},
+            # Where a model runs (paths, URLs, key variables) stays on the server.
+            "siyada": {
+                "type": "chat",
+                **{k: v for k, v in record.to_dict().items() if k != "location"},
+            },
         }
         for record in records
     ]

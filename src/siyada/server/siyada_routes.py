@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,15 +85,25 @@ def list_collections(request: Request) -> dict[str, Any]:
 
 @router.post("/collections", status_code=201, tags=["knowledge"])
 def create_collection(request: Request, body: CollectionCreate) -> dict[str, Any]:
-    collection = (
-        _state(request).knowledge().create_collection(DEFAULT_TENANT, body.name, body.embedder)
-    )
+    # Only in-process embedders: a client must not make the server call URLs of its choosing.
+    if body.embedder not in (None, "e5", "none"):
+        raise APIError(
+            400,
+            "embedder must be e5 or none (a remote embedder is the operator's choice: "
+            "siyada ingest --embedder openai:URL#MODEL)",
+            param="embedder",
+        )
+    knowledge = _state(request).knowledge()
+    collection = knowledge.create_collection(DEFAULT_TENANT, body.name, body.embedder)
     return {"name": collection.name, "embedder": collection.embedder, "documents": 0, "chunks": 0}
 
 
 @router.delete("/collections/{name}", tags=["knowledge"])
 def delete_collection(request: Request, name: str) -> dict[str, Any]:
-    _state(request).knowledge().delete_collection(DEFAULT_TENANT, name)
+    state = _state(request)
+    uploads = state.uploads(name)
+    state.knowledge().delete_collection(DEFAULT_TENANT, name)
+    shutil.rmtree(uploads, ignore_errors=True)  # uploaded copies go with their collection
     return {"name": name, "deleted": True}
 
 
@@ -115,14 +126,25 @@ def delete_document(request: Request, name: str, document_id: int) -> dict[str, 
         raise APIError(404, f"collection {name!r} has no document {document_id}", code="not_found")
     knowledge.store.delete_documents(collection, [found[0].path])
     uploaded = Path(found[0].path)
-    if uploaded.is_relative_to(_state(request).uploads(name).resolve()):
+    if uploaded.is_relative_to(_state(request).uploads(name)):
         uploaded.unlink(missing_ok=True)  # an uploaded copy is deleted with its document
     return {"id": document_id, "deleted": True}
 
 
 def _safe_name(filename: str | None) -> str:
-    name = _UNSAFE.sub("_", Path(filename or "").name).strip(" .")
-    return name[:120] or "document"
+    path = Path(_UNSAFE.sub("_", Path(filename or "").name))
+    stem = path.stem.strip(" .")[:100] or "document"
+    return f"{stem}{path.suffix.lower()}"
+
+
+def _free_name(folder: Path, name: str, taken: list[Path]) -> Path:
+    """``name`` in ``folder``, numbered when an earlier file of the same upload has it."""
+    target = folder / name
+    number = 2
+    while target in taken:
+        target = folder / f"{Path(name).stem}-{number}{Path(name).suffix}"
+        number += 1
+    return target
 
 
 @router.post("/collections/{name}/documents", status_code=202, tags=["knowledge"])
@@ -148,13 +170,17 @@ def upload_documents(
         )
     folder = state.uploads(name)
     folder.mkdir(parents=True, exist_ok=True)
-    saved = []
+    saved: list[Path] = []
     for upload in files:
-        target = folder / _safe_name(upload.filename)
+        target = _free_name(folder, _safe_name(upload.filename), saved)
         # Written under a temporary name and renamed: an ingest never reads half a file.
         with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as handle:
-            while block := upload.file.read(1 << 20):
-                handle.write(block)
+            try:
+                while block := upload.file.read(1 << 20):
+                    handle.write(block)
+            except BaseException:
+                Path(handle.name).unlink(missing_ok=True)
+                raise
         Path(handle.name).replace(target)
         saved.append(target)
     job = state.start_ingest(name, saved)
@@ -207,7 +233,7 @@ def search(request: Request, body: SearchRequest) -> dict[str, Any]:
 
 
 @health.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 

@@ -93,7 +93,12 @@ class ServerState:
             model.close()
 
     def uploads(self, collection: str) -> Path:
-        return self.settings.data_dir / "uploads" / collection
+        """Where a collection's uploaded files are kept: a folder named by its id."""
+        found = self.knowledge().collection(DEFAULT_TENANT, collection)
+        root = (self.settings.data_dir / "uploads").resolve()
+        folder = (root / str(found.id)).resolve()
+        assert folder.is_relative_to(root)
+        return folder
 
     def start_ingest(self, collection: str, paths: Sequence[Path]) -> Job:
         job = Job(uuid.uuid4().hex, collection)
@@ -122,6 +127,8 @@ class ServerState:
             )
 
         try:
+            # A collection deleted while the job waited is not created again.
+            self.knowledge().collection(DEFAULT_TENANT, job.collection)
             self.knowledge().ingest(
                 DEFAULT_TENANT,
                 job.collection,
@@ -135,7 +142,9 @@ class ServerState:
             job.status = "failed"
 
     def close(self) -> None:
-        self._ingest.shutdown(wait=True, cancel_futures=True)
+        # Queued uploads stay on disk; an ingest under way ends with the process (each document
+        # is committed on its own, so none is left half-written).
+        self._ingest.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             models, self._models = list(self._models.values()), {}
             opened, self._opened = self._opened, []

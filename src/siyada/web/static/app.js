@@ -15,6 +15,7 @@ import {
 } from "./i18n.js";
 
 // Relative URLs: they resolve against the page, so the app also works behind a path prefix.
+const HISTORY_MESSAGES = 20;
 const API = {
   chat: "v1/chat/completions",
   models: "v1/models",
@@ -464,7 +465,8 @@ async function ask(question) {
   const answer = addAssistantMessage(Boolean(collection));
   const body = {
     model,
-    messages: [...state.history, { role: "user", content: question }],
+    // The last turns are enough context, and the server caps a request's messages.
+    messages: [...state.history.slice(-HISTORY_MESSAGES), { role: "user", content: question }],
     stream: true,
   };
   // Without a collection the request is plain chat (the server needs at least one name).
