@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -243,7 +244,10 @@ def test_collections_documents_and_search(base_url: str, home: Path) -> None:
 def test_openapi_docs_health_and_web_app(base_url: str) -> None:
     schema = httpx.get(f"{base_url}/openapi.json").json()
     assert {"/v1/chat/completions", "/v1/lang/identify", "/v1/search"} <= set(schema["paths"])
-    assert httpx.get(f"{base_url}/docs").status_code == 200
+    docs = httpx.get(f"{base_url}/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', docs.text):
+        assert httpx.get(f"{base_url}{asset}").status_code == 200, asset
     assert httpx.get(f"{base_url}/readyz").json()["status"] == "ready"
     page = httpx.get(f"{base_url}/")
     assert page.status_code == 200 and "<html" in page.text.lower()

@@ -11,6 +11,8 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from siyada import __version__
@@ -122,6 +124,9 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
         description="A sovereign AI stack for Morocco: an OpenAI-compatible API grounded in an "
         "institution's documents, Moroccan language tools, and a chat app.",
         lifespan=lifespan,
+        # The docs page is served from the package below: FastAPI's loads Swagger UI from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.siyada = state
     app.state.generations = threading.BoundedSemaphore(limits.generations)
@@ -129,6 +134,19 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     app.include_router(openai_routes.router)
     app.include_router(siyada_routes.router)
     app.include_router(siyada_routes.health)
+    api_docs = resources.files("siyada.web").joinpath("api-docs")
+    app.mount("/api-docs", StaticFiles(directory=str(api_docs)), name="api-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Siyada API",
+            swagger_js_url="/api-docs/swagger-ui-bundle.js",
+            swagger_css_url="/api-docs/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
+
     static = resources.files("siyada.web").joinpath("static")
     app.mount("/", StaticFiles(directory=str(static), html=True), name="web")
     app.add_middleware(BodyLimit, limits=limits)
