@@ -30,6 +30,13 @@ ARABIZI = "chhal kaytkhlles l'extrait d'acte de naissance?"
 GROUNDED = {"siyada": {"collections": ["examples"]}}
 
 
+def register_remote(home: Path, name: str, url: str) -> None:
+    """Register the OpenAI-compatible server at ``url`` as model ``name``."""
+    registry = ModelRegistry(home / "siyada.db")
+    registry.add_openai(DEFAULT_TENANT, name, [url], model_id="tiny", card=ModelCard())
+    registry.close()
+
+
 @pytest.fixture(scope="module")
 def backend() -> Iterator[tuple[str, Script]]:
     with openai_server(Script(reply="Salam, had l'extrait kaytkhlles 10 dirhams [1].")) as found:
@@ -42,9 +49,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, backend: tuple[str, Script]) 
     base = KnowledgeBase(Settings(data_dir=data_dir, embedder="none"))
     base.ingest(DEFAULT_TENANT, "examples", [EXAMPLES / "fr", EXAMPLES / "ar", EXAMPLES / "zgh"])
     base.close()
-    registry = ModelRegistry(data_dir / "siyada.db")
-    registry.add_openai(DEFAULT_TENANT, "remote", [backend[0]], model_id="tiny", card=ModelCard())
-    registry.close()
+    register_remote(data_dir, "remote", backend[0])
     return data_dir
 
 
@@ -125,9 +130,7 @@ def test_plain_proxy_to_a_remote_model(client: OpenAI, backend: tuple[str, Scrip
 
 def test_client_gone_mid_stream_cancels_the_backend_request(home: Path) -> None:
     with openai_server(Script(reply=" ".join(["kalima"] * 200), token_delay=0.05)) as (url, s):
-        registry = ModelRegistry(home / "siyada.db")
-        registry.add_openai(DEFAULT_TENANT, "slowly", [url], model_id="tiny", card=ModelCard())
-        registry.close()
+        register_remote(home, "slowly", url)
         app = create_app(Settings(data_dir=home, embedder="none"))
         with serving(app) as (base, _):
             body = {
@@ -148,9 +151,7 @@ def test_client_gone_mid_stream_cancels_the_backend_request(home: Path) -> None:
 
 def test_graceful_shutdown_finishes_the_stream_in_flight(home: Path) -> None:
     with openai_server(Script(reply=" ".join(["w"] * 30), token_delay=0.05)) as (url, _):
-        registry = ModelRegistry(home / "siyada.db")
-        registry.add_openai(DEFAULT_TENANT, "steady", [url], model_id="tiny", card=ModelCard())
-        registry.close()
+        register_remote(home, "steady", url)
         app = create_app(Settings(data_dir=home, embedder="none"))
         with serving(app) as (base, server):
             body = {
@@ -415,9 +416,7 @@ def test_openai_client_sees_openai_errors(client: OpenAI) -> None:
 
 def test_too_many_generations_at_once_get_429(home: Path) -> None:
     with openai_server(Script(reply="a b c", first_token_delay=1.0)) as (url, _):
-        registry = ModelRegistry(home / "siyada.db")
-        registry.add_openai(DEFAULT_TENANT, "single", [url], model_id="tiny", card=ModelCard())
-        registry.close()
+        register_remote(home, "single", url)
         app = create_app(Settings(data_dir=home, embedder="none"), Limits(generations=1))
         with serving(app) as (base, _):
             body = {"model": "single", "messages": [{"role": "user", "content": "salam"}]}

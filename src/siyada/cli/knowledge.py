@@ -174,23 +174,7 @@ def _date_option(value: str | None) -> date | None:
 
 def _result_rows(results: QueryResults, as_json: bool) -> Iterator[str]:
     if as_json:
-        payload = {
-            "query": results.query,
-            "language": results.label,
-            "results": [
-                {
-                    "document": hit.chunk.document,
-                    "page": hit.chunk.page,
-                    "chunk_id": hit.chunk.id,
-                    "score": round(hit.score, 6),
-                    "heading": hit.chunk.heading_path,
-                    "language": hit.chunk.language,
-                    "text": hit.chunk.text,
-                }
-                for hit in results.hits
-            ],
-        }
-        yield json.dumps(payload, ensure_ascii=False)
+        yield json.dumps(results.to_dict(), ensure_ascii=False)
         return
     yield f"query: {results.query}  [{results.label}]"
     if not results.hits:

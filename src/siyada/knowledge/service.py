@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from siyada.config import Settings
 from siyada.knowledge.embed import Embedder, shared_embedder
@@ -42,6 +43,25 @@ class QueryResults:
     query: str
     label: str
     hits: list[Hit]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape ``siyada search --json`` prints and ``/v1/search`` answers."""
+        return {
+            "query": self.query,
+            "language": self.label,
+            "results": [
+                {
+                    "document": hit.chunk.document,
+                    "page": hit.chunk.page,
+                    "chunk_id": hit.chunk.id,
+                    "score": round(hit.score, 6),
+                    "heading": hit.chunk.heading_path,
+                    "language": hit.chunk.language,
+                    "text": hit.chunk.text,
+                }
+                for hit in self.hits
+            ],
+        }
 
 
 def check_collection_name(name: str) -> str:

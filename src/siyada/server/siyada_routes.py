@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from siyada.knowledge import Filters, QueryResults
+from siyada.knowledge import Filters
 from siyada.knowledge.parse import EXTENSIONS
 from siyada.knowledge.store import DEFAULT_TENANT
 from siyada.lang import identify_batch, identify_spans, normalize, parse_label, transliterate
@@ -195,25 +195,6 @@ def job_status(request: Request, job_id: str) -> dict[str, Any]:
     return job.to_dict()
 
 
-def _results(results: QueryResults) -> dict[str, Any]:
-    return {
-        "query": results.query,
-        "language": results.label,
-        "results": [
-            {
-                "document": hit.chunk.document,
-                "page": hit.chunk.page,
-                "chunk_id": hit.chunk.id,
-                "score": round(hit.score, 6),
-                "heading": hit.chunk.heading_path,
-                "language": hit.chunk.language,
-                "text": hit.chunk.text,
-            }
-            for hit in results.hits
-        ],
-    }
-
-
 @router.post("/search", tags=["knowledge"])
 def search(request: Request, body: SearchRequest) -> dict[str, Any]:
     """Search a collection in any language or script."""
@@ -229,7 +210,7 @@ def search(request: Request, body: SearchRequest) -> dict[str, Any]:
             mode=body.mode,
         )
     )
-    return {"object": "list", "data": [_results(results) for results in found]}
+    return {"object": "list", "data": [results.to_dict() for results in found]}
 
 
 @health.get("/healthz")
