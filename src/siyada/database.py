@@ -91,6 +91,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX turns_conversation ON turns (conversation_id, id);
     """,
+    """
+    CREATE TABLE tenants (
+        name TEXT PRIMARY KEY,
+        -- What the answer path does with personal data: pseudonymize, mask or refuse.
+        pii_policy TEXT NOT NULL DEFAULT 'pseudonymize',
+        requests_per_minute INTEGER,
+        tokens_per_day INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
+        -- The public part of the key, shown in lists and logs; the secret is kept only as a
+        -- keyed hash (HMAC-SHA256 under the server's key-hashing secret).
+        prefix TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL,
+        role TEXT NOT NULL,
+        name TEXT NOT NULL,
+        requests_per_minute INTEGER,
+        tokens_per_day INTEGER,
+        expires_at TEXT,
+        revoked_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE usage (
+        -- 'key:<id>' or 'tenant:<name>'; 'requests' per minute window, 'tokens' per day window.
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        PRIMARY KEY (subject, kind, window_start)
+    ) WITHOUT ROWID;
+    -- What ingestion does with personal data found in a collection's documents: keep or mask.
+    ALTER TABLE collections ADD COLUMN pii_redaction TEXT NOT NULL DEFAULT 'keep'
+    """,
 )
 BUSY_TIMEOUT_SECONDS = 30.0
 
