@@ -7,9 +7,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+
+from siyada.config import Settings
+from siyada.governance.access import ensure_local_admin, open_directory
 
 
 @contextmanager
@@ -38,3 +42,14 @@ def serving(app: FastAPI, graceful_seconds: float = 10) -> Iterator[tuple[str, u
     finally:
         server.should_exit = True
         thread.join(timeout=graceful_seconds + 10)
+
+
+def admin_headers(home: Path) -> dict[str, str]:
+    """The local admin key of the data directory ``home`` (created as ``siyada serve`` does)."""
+    settings = Settings(data_dir=home)
+    directory = open_directory(settings)
+    try:
+        ensure_local_admin(directory, settings.admin_key_path)
+    finally:
+        directory.close()
+    return {"Authorization": f"Bearer {settings.admin_key_path.read_text().strip()}"}

@@ -22,7 +22,7 @@ from siyada.knowledge.store import DEFAULT_TENANT
 from siyada.models import ModelCard, ModelRegistry
 from siyada.server import Limits, create_app
 from tests.cli import ENV
-from tests.live_server import serving
+from tests.live_server import admin_headers, serving
 from tests.openai_server import Script, openai_server
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -64,8 +64,20 @@ def base_url(home: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def client(base_url: str) -> OpenAI:
-    return OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+def auth(home: Path) -> dict[str, str]:
+    return admin_headers(home)
+
+
+@pytest.fixture(scope="module")
+def api(auth: dict[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(headers=auth, timeout=30) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def client(base_url: str, auth: dict[str, str]) -> OpenAI:
+    key = auth["Authorization"].removeprefix("Bearer ")
+    return OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0)
 
 
 # --- OpenAI-compatible -------------------------------------------------------------------------
@@ -128,7 +140,7 @@ def test_plain_proxy_to_a_remote_model(client: OpenAI, backend: tuple[str, Scrip
     assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0.5, 33, ["\n\n"])
 
 
-def test_client_gone_mid_stream_cancels_the_backend_request(home: Path) -> None:
+def test_client_gone_mid_stream_cancels_the_backend_request(api: httpx.Client, home: Path) -> None:
     with openai_server(Script(reply=" ".join(["kalima"] * 200), token_delay=0.05)) as (url, s):
         register_remote(home, "slowly", url)
         app = create_app(Settings(data_dir=home, embedder="none"))
@@ -138,7 +150,7 @@ def test_client_gone_mid_stream_cancels_the_backend_request(home: Path) -> None:
                 "stream": True,
                 "messages": [{"role": "user", "content": "salam"}],
             }
-            with httpx.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
+            with api.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
                 for line in response.iter_lines():
                     if '"content": "kalima"' in line:
                         break  # the client goes away after its first word
@@ -146,10 +158,10 @@ def test_client_gone_mid_stream_cancels_the_backend_request(home: Path) -> None:
             while s.cancelled == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert s.cancelled == 1
-            assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+            assert api.get(f"{base}/healthz").json() == {"status": "ok"}
 
 
-def test_graceful_shutdown_finishes_the_stream_in_flight(home: Path) -> None:
+def test_graceful_shutdown_finishes_the_stream_in_flight(api: httpx.Client, home: Path) -> None:
     with openai_server(Script(reply=" ".join(["w"] * 30), token_delay=0.05)) as (url, _):
         register_remote(home, "steady", url)
         app = create_app(Settings(data_dir=home, embedder="none"))
@@ -160,7 +172,7 @@ def test_graceful_shutdown_finishes_the_stream_in_flight(home: Path) -> None:
                 "messages": [{"role": "user", "content": "salam"}],
             }
             lines: list[str] = []
-            with httpx.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
+            with api.stream("POST", f"{base}/v1/chat/completions", json=body) as response:
                 for line in response.iter_lines():
                     lines.append(line)
                     if len(lines) == 4:
@@ -184,73 +196,73 @@ def test_embeddings_as_the_official_client_asks(client: OpenAI) -> None:
 # --- Siyada's own API ----------------------------------------------------------------------
 
 
-def test_language_tools_in_batches(base_url: str) -> None:
-    identified = httpx.post(
+def test_language_tools_in_batches(api: httpx.Client, base_url: str) -> None:
+    identified = api.post(
         f"{base_url}/v1/lang/identify",
         json={"texts": ["wach 3ndk lwe9t?", "ⵜⴰⵎⴰⵣⵉⵖⵜ"], "spans": True},
     ).json()
     assert [r["label"] for r in identified["results"]] == ["ary_Latn", "zgh_Tfng"]
     assert identified["results"][0]["spans"][0]["label"] == "ary_Latn"
-    converted = httpx.post(
+    converted = api.post(
         f"{base_url}/v1/lang/transliterate",
         json={"texts": ["ⴰⵣⵓⵍ"], "source": "zgh_Tfng", "target": "ber_Latn"},
     ).json()
     assert converted == {"results": ["azul"]}
-    normalized = httpx.post(
+    normalized = api.post(
         f"{base_url}/v1/lang/normalize", json={"texts": ["بزااااف"], "label": "ary_Arab"}
     ).json()
     assert normalized == {"results": ["بزاف"]}
 
 
-def test_collections_documents_and_search(base_url: str, home: Path) -> None:
-    created = httpx.post(f"{base_url}/v1/collections", json={"name": "uploads"})
+def test_collections_documents_and_search(api: httpx.Client, base_url: str, home: Path) -> None:
+    created = api.post(f"{base_url}/v1/collections", json={"name": "uploads"})
     assert created.status_code == 201, created.text
     note = "# Permis de pêche\n\nLe permis de pêche coûte 150 dirhams par an.\n"
     files = [
         ("files", ("peche.md", note.encode(), "text/markdown")),
         ("files", ("../../peche.md", b"# Autre\n\nUn autre texte.\n", "text/markdown")),
     ]
-    accepted = httpx.post(f"{base_url}/v1/collections/uploads/documents", files=files)
+    accepted = api.post(f"{base_url}/v1/collections/uploads/documents", files=files)
     assert accepted.status_code == 202, accepted.text
     job = accepted.json()["job"]
     for _ in range(200):
-        status = httpx.get(f"{base_url}/v1/jobs/{job}").json()
+        status = api.get(f"{base_url}/v1/jobs/{job}").json()
         if status["status"] in ("done", "failed"):
             break
         time.sleep(0.05)
     assert status["status"] == "done"
     assert [f["outcome"] for f in status["files"]] == ["added", "added"]
-    documents = httpx.get(f"{base_url}/v1/collections/uploads/documents").json()["data"]
+    documents = api.get(f"{base_url}/v1/collections/uploads/documents").json()["data"]
     # Same names in one upload are both kept; a path in a file name goes nowhere else.
     assert sorted(d["name"] for d in documents) == ["peche-2.md", "peche.md"]
     assert not (home / "peche.md").exists()
     documents = [d for d in documents if d["name"] == "peche.md"]
-    found = httpx.post(
+    found = api.post(
         f"{base_url}/v1/search",
         json={"collection": "uploads", "queries": ["chhal lpermis dyal sid?"]},
     ).json()
     assert "150 dirhams" in found["data"][0]["results"][0]["text"]
     assert "path" not in documents[0]
-    deleted = httpx.delete(f"{base_url}/v1/collections/uploads/documents/{documents[0]['id']}")
+    deleted = api.delete(f"{base_url}/v1/collections/uploads/documents/{documents[0]['id']}")
     assert deleted.status_code == 200
     assert not list((home / "uploads").rglob("peche.md"))
-    left = httpx.get(f"{base_url}/v1/collections/uploads/documents").json()["data"]
+    left = api.get(f"{base_url}/v1/collections/uploads/documents").json()["data"]
     assert [d["name"] for d in left] == ["peche-2.md"]
-    assert httpx.delete(f"{base_url}/v1/collections/uploads").status_code == 200
+    assert api.delete(f"{base_url}/v1/collections/uploads").status_code == 200
     assert not list((home / "uploads").rglob("*.md"))  # the uploads went with the collection
-    names = [c["name"] for c in httpx.get(f"{base_url}/v1/collections").json()["data"]]
+    names = [c["name"] for c in api.get(f"{base_url}/v1/collections").json()["data"]]
     assert "uploads" not in names and "examples" in names
 
 
-def test_openapi_docs_health_and_web_app(base_url: str) -> None:
-    schema = httpx.get(f"{base_url}/openapi.json").json()
+def test_openapi_docs_health_and_web_app(api: httpx.Client, base_url: str) -> None:
+    schema = api.get(f"{base_url}/openapi.json").json()
     assert {"/v1/chat/completions", "/v1/lang/identify", "/v1/search"} <= set(schema["paths"])
-    docs = httpx.get(f"{base_url}/docs")
+    docs = api.get(f"{base_url}/docs")
     assert docs.status_code == 200 and "cdn" not in docs.text.lower()
     for asset in re.findall(r'(?:src|href)="(/[^"]+)"', docs.text):
-        assert httpx.get(f"{base_url}{asset}").status_code == 200, asset
-    assert httpx.get(f"{base_url}/readyz").json()["status"] == "ready"
-    page = httpx.get(f"{base_url}/")
+        assert api.get(f"{base_url}{asset}").status_code == 200, asset
+    assert api.get(f"{base_url}/readyz").json()["status"] == "ready"
+    page = api.get(f"{base_url}/")
     assert page.status_code == 200 and "<html" in page.text.lower()
 
 
@@ -396,13 +408,19 @@ def _error(response: httpx.Response) -> str:
     ],
 )
 def test_bad_requests(
-    base_url: str, method: str, path: str, kwargs: dict[str, object], status: int, phrase: str
+    api: httpx.Client,
+    base_url: str,
+    method: str,
+    path: str,
+    kwargs: dict[str, object],
+    status: int,
+    phrase: str,
 ) -> None:
-    response = httpx.request(method, f"{base_url}{path}", **kwargs)  # type: ignore[arg-type]
+    response = api.request(method, f"{base_url}{path}", **kwargs)  # type: ignore[arg-type]
     assert response.status_code == status, response.text
     assert phrase in _error(response)
     assert response.json()["error"]["type"]
-    assert httpx.get(f"{base_url}/healthz").status_code == 200
+    assert api.get(f"{base_url}/healthz").status_code == 200
 
 
 def test_openai_client_sees_openai_errors(client: OpenAI) -> None:
@@ -414,7 +432,7 @@ def test_openai_client_sees_openai_errors(client: OpenAI) -> None:
         )
 
 
-def test_too_many_generations_at_once_get_429(home: Path) -> None:
+def test_too_many_generations_at_once_get_429(api: httpx.Client, home: Path) -> None:
     with openai_server(Script(reply="a b c", first_token_delay=1.0)) as (url, _):
         register_remote(home, "single", url)
         app = create_app(Settings(data_dir=home, embedder="none"), Limits(generations=1))
@@ -422,11 +440,11 @@ def test_too_many_generations_at_once_get_429(home: Path) -> None:
             body = {"model": "single", "messages": [{"role": "user", "content": "salam"}]}
             first: list[httpx.Response] = []
             worker = threading.Thread(
-                target=lambda: first.append(httpx.post(f"{base}/v1/chat/completions", json=body))
+                target=lambda: first.append(api.post(f"{base}/v1/chat/completions", json=body))
             )
             worker.start()
             time.sleep(0.4)
-            second = httpx.post(f"{base}/v1/chat/completions", json=body)
+            second = api.post(f"{base}/v1/chat/completions", json=body)
             worker.join()
     assert second.status_code == 429 and "too many" in _error(second)
     assert first[0].status_code == 200

@@ -103,7 +103,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE api_keys (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         tenant TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
-        -- The public part of the key, shown in lists and logs; the secret is kept only as a
+        -- The public part of the key, shown in lists and logs. The secret is kept only as a
         -- keyed hash (HMAC-SHA256 under the server's key-hashing secret).
         prefix TEXT NOT NULL UNIQUE,
         digest TEXT NOT NULL,
@@ -116,13 +116,16 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     CREATE TABLE usage (
-        -- 'key:<id>' or 'tenant:<name>'; 'requests' per minute window, 'tokens' per day window.
+        -- 'key:<id>' or 'tenant:<name>': 'requests' per minute window, 'tokens' per day window.
         subject TEXT NOT NULL,
         kind TEXT NOT NULL,
         window_start INTEGER NOT NULL,
         amount INTEGER NOT NULL,
         PRIMARY KEY (subject, kind, window_start)
     ) WITHOUT ROWID;
+    -- The operator's own tenant always exists.
+    INSERT INTO tenants (name, created_at)
+        VALUES ('default', strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'));
     -- What ingestion does with personal data found in a collection's documents: keep or mask.
     ALTER TABLE collections ADD COLUMN pii_redaction TEXT NOT NULL DEFAULT 'keep'
     """,
@@ -150,6 +153,8 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
+    # Deleted content is overwritten, not left in free pages: erasure must really erase.
+    db.execute("PRAGMA secure_delete = ON")
     try:
         if _version(db) != len(MIGRATIONS):
             _migrate(db, path)

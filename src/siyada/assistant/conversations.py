@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from siyada.database import connect, now_iso, transaction
@@ -70,3 +71,19 @@ class Conversations:
                 (tenant, self._check(name)),
             )
         return cursor.rowcount > 0
+
+    def erase(self, tenant: str, pattern: re.Pattern[str], replacement: str) -> int:
+        """Replace ``pattern`` in every turn of the tenant's conversations; turns changed."""
+        changed = 0
+        with transaction(self._db):
+            rows = self._db.execute(
+                "SELECT t.id, t.content FROM turns t"
+                " JOIN conversations c ON c.id = t.conversation_id WHERE c.tenant = ?",
+                (tenant,),
+            ).fetchall()
+            for turn, content in rows:
+                erased, found = pattern.subn(replacement, content)
+                if found:
+                    self._db.execute("UPDATE turns SET content = ? WHERE id = ?", (erased, turn))
+                    changed += 1
+        return changed

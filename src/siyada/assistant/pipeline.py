@@ -14,10 +14,13 @@ from importlib import resources
 from typing import Any
 
 from siyada.assistant.citations import Citations
+from siyada.assistant.errors import AssistantError
+from siyada.assistant.privacy import PrivacyGuard
 from siyada.assistant.prompt import build_messages, fit_passages
 from siyada.assistant.rewrite import search_query
 from siyada.assistant.script import ArabiziAnswer, script_policy
 from siyada.assistant.stream import AnswerRewriter
+from siyada.governance.access import PiiPolicy
 from siyada.knowledge import KnowledgeBase
 from siyada.lang import Label, identify, transliterate
 from siyada.models.base import ChatModel, ChatRequest, Message, Passage, Usage
@@ -28,10 +31,6 @@ DEFAULT_SOURCES = 5
 _QUOTE_SOURCE = re.compile(r"\[(\d+)\]$", re.MULTILINE)
 """The source an extractive quote ends with."""
 MAX_SOURCES = 20
-
-
-class AssistantError(Exception):
-    """A question the assistant cannot take; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -164,12 +163,14 @@ def ask(
     collections: Sequence[str],
     history: Sequence[Message] = (),
     options: AskOptions = AskOptions(),
+    privacy: PrivacyGuard | None = None,
 ) -> Iterator[Preamble | AnswerPiece | Answer]:
     """Answer ``question`` from ``collections``: a Preamble, pieces of text as they come, then
     the Answer.
 
     Raises AssistantError, StoreError (collection), ModelError (backend) before the first
-    piece; a ModelError after it means the answer was cut short.
+    piece; a ModelError after it means the answer was cut short. With ``privacy``, the model
+    sees personal identifiers only as the tenant's policy allows.
     """
     started = time.perf_counter()
     question = check_question(question)
@@ -194,15 +195,27 @@ def ask(
         else knowledge.embedder(knowledge.collection(tenant, collections[0]).embedder)
     )
     policy = script_policy(label, options.arabizi, generative=model.generative)
+    privacy = privacy or PrivacyGuard(PiiPolicy.PSEUDONYMIZE)
+    sent_question = privacy.outgoing(question, from_asker=True)
+    sent_history = [
+        Message(turn.role, privacy.outgoing(turn.content, from_asker=turn.role == "user"))
+        for turn in history
+    ]
     passages = fit_passages(
         [
-            Passage(n, hit.chunk.text, hit.chunk.language, hit.chunk.document, hit.chunk.page)
+            Passage(
+                n,
+                privacy.outgoing(hit.chunk.text),
+                hit.chunk.language,
+                hit.chunk.document,
+                hit.chunk.page,
+            )
             for n, hit in enumerate(hits, start=1)
         ],
         model.context_tokens,
         options.max_tokens,
         model.count_tokens,
-        build_messages(question, policy, (), history) if model.generative else (),
+        build_messages(sent_question, policy, (), sent_history) if model.generative else (),
     )
     if model.generative and not passages and hits:
         raise AssistantError(
@@ -211,12 +224,12 @@ def ask(
             "question, lower --max-tokens, or register the model with a larger --context"
         )
     request = ChatRequest(
-        messages=build_messages(question, policy, passages, history),
+        messages=build_messages(sent_question, policy, passages, sent_history),
         max_tokens=options.max_tokens,
         temperature=options.temperature,
         timeout=options.timeout,
         passages=passages,
-        question=query,
+        question=privacy.outgoing(query),
         question_label=label.value,
         seed=options.seed,
         embedder=embedder,
@@ -230,16 +243,18 @@ def ask(
     pieces: list[str] = []
     finish = "stop"
     usage: Usage | None = None
+    restorer = privacy.restorer()
     for delta in model.stream(request):
         if delta.text and first_token is None:
             first_token = time.perf_counter()
         if delta.finish_reason:
             finish, usage = delta.finish_reason, delta.usage
-        ready = rewriter.feed(delta.text)
+        ready = rewriter.feed(restorer.feed(delta.text) if restorer else delta.text)
         if ready:
             pieces.append(ready)
             yield AnswerPiece(ready)
-    rest = rewriter.finish()
+    rest = rewriter.feed(restorer.finish()) if restorer else ""
+    rest += rewriter.finish()
     if rest:
         pieces.append(rest)
         yield AnswerPiece(rest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +13,12 @@ from typing import Annotated
 import typer
 
 from siyada import __version__
-from siyada.cli import assistant, knowledge, server
+from siyada.cli import access, assistant, erasure, knowledge, server
+from siyada.cli.common import current_tenant, fail
 from siyada.cli.lang import lang_app
-from siyada.config import ENV_HOME, Settings
+from siyada.cli.pii import pii_app
+from siyada.config import DEFAULT_TENANT, ENV_HOME, Settings
+from siyada.governance.access import AccessError, check_tenant_name
 from siyada.lang.translit import supported_pairs
 
 app = typer.Typer(
@@ -23,9 +27,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(lang_app, name="lang")
+app.add_typer(pii_app, name="pii")
 knowledge.register(app)
 assistant.register(app)
+access.register(app)
 app.command("serve")(server.serve_command)
+app.command("erase")(erasure.erase_command)
 
 
 def _version(value: bool) -> None:
@@ -44,6 +51,14 @@ def main(
             help=f"Where Siyada keeps all its state (default: ${ENV_HOME}, else the XDG data dir).",
         ),
     ] = None,
+    tenant: Annotated[
+        str,
+        typer.Option(
+            "--tenant",
+            envvar="SIYADA_TENANT",
+            help="The tenant to act for (its collections, models, conversations).",
+        ),
+    ] = DEFAULT_TENANT,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -52,7 +67,13 @@ def main(
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(encoding="utf-8", errors="replace")
-    ctx.obj = Settings.resolve(data_dir)
+    try:
+        settings = replace(Settings.resolve(data_dir), tenant=check_tenant_name(tenant))
+    except (ValueError, AccessError) as error:
+        raise fail(str(error)) from None
+    ctx.obj = settings
+    if tenant != DEFAULT_TENANT and ctx.invoked_subcommand not in ("lang", "info", "pii"):
+        current_tenant(ctx)  # an unknown tenant is refused before the command starts
 
 
 @app.command()

@@ -24,16 +24,18 @@ from siyada.assistant import (
     ConversationError,
     Conversations,
     Preamble,
+    PrivacyGuard,
     ask,
 )
 from siyada.assistant.pipeline import MAX_SOURCES
-from siyada.cli.common import emit, fail, inputs, write
+from siyada.cli.common import current_tenant, emit, fail, inputs, write
 from siyada.cli.knowledge import CollectionOption, open_knowledge
 from siyada.config import Settings
 from siyada.database import SchemaError
+from siyada.governance.access import PiiPolicy
 from siyada.knowledge import KnowledgeBase
 from siyada.knowledge.embed import EmbeddingError
-from siyada.knowledge.store import DEFAULT_TENANT, StoreError
+from siyada.knowledge.store import StoreError
 from siyada.models import (
     ChatModel,
     ModelCard,
@@ -83,7 +85,7 @@ def _settings(ctx: typer.Context) -> Settings:
 def _registry(ctx: typer.Context) -> Iterator[ModelRegistry]:
     settings = _settings(ctx)
     try:
-        registry = ModelRegistry(settings.database_path)
+        registry = ModelRegistry(settings.database_path, settings.egress)
     except (OSError, sqlite3.Error, SchemaError) as error:
         raise fail(f"cannot open the model registry in {settings.data_dir}: {error}", 1) from None
     try:
@@ -143,20 +145,23 @@ def _answer_one(
     conversations: Conversations | None,
     conversation: str | None,
     as_json: bool,
+    pii_policy: PiiPolicy,
 ) -> None:
+    tenant = knowledge.settings.tenant
     history = (
-        conversations.history(DEFAULT_TENANT, conversation)
+        conversations.history(tenant, conversation)
         if conversations is not None and conversation is not None
         else []
     )
     events = ask(
         knowledge,
         model,
-        DEFAULT_TENANT,
+        tenant,
         question,
         collections=[collection],
         history=history,
         options=options,
+        privacy=PrivacyGuard(pii_policy),
     )
     streamed = False
     try:
@@ -170,7 +175,7 @@ def _answer_one(
                     streamed = True
             else:
                 if conversations is not None and conversation is not None:
-                    conversations.append(DEFAULT_TENANT, conversation, question, event.answer)
+                    conversations.append(tenant, conversation, question, event.answer)
                 if as_json:
                     emit([_answer_json(event)])
                 else:
@@ -229,9 +234,10 @@ def ask_command(
     failed = False
     try:
         with _registry(ctx) as registry:
-            record = registry.get(DEFAULT_TENANT, model_name) if model_name else None
-            knowledge.collection(DEFAULT_TENANT, collection)
-            model = _load(registry, record)
+            record = registry.get(settings.tenant, model_name) if model_name else None
+            knowledge.collection(settings.tenant, collection)
+            model = _load(registry, settings.tenant, record)
+            pii_policy = current_tenant(ctx).pii_policy
             if conversation is not None:
                 conversations = Conversations(settings.database_path)
             single = question is not None
@@ -247,6 +253,7 @@ def ask_command(
                         conversations,
                         conversation,
                         as_json,
+                        pii_policy,
                     )
                 except (AssistantError, ModelError) as error:
                     if single:
@@ -269,12 +276,12 @@ def ask_command(
         raise typer.Exit(1)
 
 
-def _load(registry: ModelRegistry, record: ModelRecord | None) -> ChatModel:
-    chosen = record or registry.default(DEFAULT_TENANT)
+def _load(registry: ModelRegistry, tenant: str, record: ModelRecord | None) -> ChatModel:
+    chosen = record or registry.default(tenant)
     if chosen.backend is Backend.LLAMA:
         with _progress(f"checking {chosen.name}") as progress:
-            registry.verify(DEFAULT_TENANT, chosen, progress)
-    return registry.load(DEFAULT_TENANT, chosen.name)
+            registry.verify(tenant, chosen, progress)
+    return registry.load(tenant, chosen.name)
 
 
 def _record_rows(records: list[ModelRecord], as_json: bool) -> Iterator[str]:
@@ -302,7 +309,7 @@ def list_command(
 ) -> None:
     """List the registered models: name, backend, license, location."""
     with _registry(ctx) as registry:
-        emit(_record_rows(registry.list(DEFAULT_TENANT), as_json))
+        emit(_record_rows(registry.list(_settings(ctx).tenant), as_json))
 
 
 def _card(
@@ -359,7 +366,7 @@ def add_command(
                 raise fail("a llama model needs --path FILE.gguf (and no --url)")
             with _progress(f"hashing {path.name}") as progress:
                 record = registry.add_llama(
-                    DEFAULT_TENANT,
+                    _settings(ctx).tenant,
                     name,
                     path,
                     sha256=sha256,
@@ -372,7 +379,7 @@ def add_command(
             if path is not None or sha256 is not None:
                 raise fail("an openai model takes --url and --model-id, not --path/--sha256")
             record = registry.add_openai(
-                DEFAULT_TENANT,
+                _settings(ctx).tenant,
                 name,
                 url or [],
                 model_id=model_id,
@@ -398,14 +405,14 @@ def show_command(
 ) -> None:
     """Show a model's card, location and checksum; --check exits 1 when it cannot answer."""
     with _registry(ctx) as registry:
-        record = registry.get(DEFAULT_TENANT, name)
+        record = registry.get(_settings(ctx).tenant, name)
         details = record.to_dict()
         healthy = True
         if check:
             if record.backend is Backend.LLAMA:
                 with _progress(f"checking {record.name}") as progress:
-                    registry.verify(DEFAULT_TENANT, record, progress, always=True)
-            model = registry.load(DEFAULT_TENANT, record.name)
+                    registry.verify(_settings(ctx).tenant, record, progress, always=True)
+            model = registry.load(_settings(ctx).tenant, record.name)
             report = (
                 model.check_health()
                 if isinstance(model, OpenAIChatModel)
@@ -429,7 +436,7 @@ def show_command(
 def remove_command(ctx: typer.Context, name: str) -> None:
     """Unregister a model (its file, if any, is left on disk)."""
     with _registry(ctx) as registry:
-        registry.remove(DEFAULT_TENANT, name)
+        registry.remove(_settings(ctx).tenant, name)
     typer.echo(f"removed {name}")
 
 
@@ -437,7 +444,7 @@ def remove_command(ctx: typer.Context, name: str) -> None:
 def default_command(ctx: typer.Context, name: str) -> None:
     """Make a registered model the default for siyada ask."""
     with _registry(ctx) as registry:
-        registry.set_default(DEFAULT_TENANT, name)
+        registry.set_default(_settings(ctx).tenant, name)
     typer.echo(f"{name} is now the default model")
 
 
@@ -460,7 +467,7 @@ def pull_command(
     target = _settings(ctx).data_dir / "models" / f"{name}.gguf"
     with _registry(ctx) as registry:
         # Everything that could refuse the model is checked before a long download.
-        registry.check_new(DEFAULT_TENANT, name)
+        registry.check_new(_settings(ctx).tenant, name)
         check_context(context)
         check_sha256(sha256)
         from siyada.models.llama import require_gguf_reader
@@ -473,7 +480,7 @@ def pull_command(
         card = _card(license_name, language, url, description)
         try:
             record = registry.add_llama(
-                DEFAULT_TENANT,
+                _settings(ctx).tenant,
                 name,
                 target,
                 sha256=sha256,
@@ -511,7 +518,7 @@ def list_conversations(
     if ctx.invoked_subcommand is not None:
         return
     with _conversations(ctx) as conversations:
-        rows = conversations.names(DEFAULT_TENANT)
+        rows = conversations.names(_settings(ctx).tenant)
     emit(
         json.dumps({"name": name, "questions": count, "created_at": created}, ensure_ascii=False)
         if as_json
@@ -526,7 +533,7 @@ def show_conversation(
 ) -> None:
     """Print a conversation's questions and answers."""
     with _conversations(ctx) as conversations:
-        history = conversations.history(DEFAULT_TENANT, name)
+        history = conversations.history(_settings(ctx).tenant, name)
     if not history:
         raise fail(f"no conversation named {name!r}")
     emit(
@@ -541,6 +548,6 @@ def show_conversation(
 def delete_conversation(ctx: typer.Context, name: str) -> None:
     """Forget a conversation."""
     with _conversations(ctx) as conversations:
-        if not conversations.delete(DEFAULT_TENANT, name):
+        if not conversations.delete(_settings(ctx).tenant, name):
             raise fail(f"no conversation named {name!r}")
     typer.echo(f"deleted conversation {name}")

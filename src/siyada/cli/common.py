@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
 
+from siyada.config import DEFAULT_TENANT, Settings
+from siyada.database import SchemaError
+from siyada.governance.access import AccessError, Tenant, open_directory
 from siyada.lang import parse_label
 from siyada.lang.labels import Label
 
@@ -83,6 +87,23 @@ def write(pieces: Iterable[str]) -> None:
     except (OSError, AttributeError) as error:  # stdout closed, full disk, ...
         typer.echo(f"error: cannot write the output: {error}", err=True)
         raise typer.Exit(1) from None
+
+
+def current_tenant(ctx: typer.Context) -> Tenant:
+    """The tenant the command acts for (``--tenant``; the operator's own by default)."""
+    settings: Settings = ctx.find_root().obj
+    try:
+        directory = open_directory(settings)
+    except (OSError, sqlite3.Error, SchemaError) as error:
+        raise fail(f"cannot open {settings.database_path}: {error}", 1) from None
+    try:
+        if settings.tenant == DEFAULT_TENANT:
+            return directory.ensure_tenant(DEFAULT_TENANT)
+        return directory.tenant(settings.tenant)
+    except AccessError as error:
+        raise fail(str(error)) from None
+    finally:
+        directory.close()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -22,7 +22,7 @@ from siyada.knowledge import Filters, KnowledgeBase, QueryResults, SearchMode
 from siyada.knowledge.embed import EmbeddingError
 from siyada.knowledge.ingest import FileResult, IngestReport, Outcome
 from siyada.knowledge.search import MAX_QUERY_CHARS
-from siyada.knowledge.store import DEFAULT_TENANT, StoreError
+from siyada.knowledge.store import StoreError
 
 SNIPPET_CHARS = 240
 SEARCH_BATCH = 64
@@ -132,7 +132,7 @@ def ingest_command(
     """Ingest PDF, Word, OpenDocument, HTML, Markdown and text files into a collection."""
     knowledge = open_knowledge(ctx, embedder)
     knowledge.settings = replace(knowledge.settings, max_file_mb=max_file_mb)
-    existing = knowledge.store.collection(DEFAULT_TENANT, collection)
+    existing = knowledge.store.collection(knowledge.settings.tenant, collection)
     if embedder is not None and existing is not None and existing.embedder != embedder:
         typer.echo(
             f"warning: collection {collection!r} keeps the embedder it was created with"
@@ -143,7 +143,7 @@ def ingest_command(
     try:
         with _IngestProgress() as progress:
             report = knowledge.ingest(
-                DEFAULT_TENANT,
+                knowledge.settings.tenant,
                 collection,
                 paths,
                 prune=prune,
@@ -220,7 +220,7 @@ def search_command(
     )
     knowledge = open_knowledge(ctx)
     try:
-        knowledge.collection(DEFAULT_TENANT, collection)
+        knowledge.collection(knowledge.settings.tenant, collection)
         lines = inputs([query] if query is not None else None)
         warned = False
         for batch in chunks(lines, max_lines=SEARCH_BATCH):
@@ -233,10 +233,14 @@ def search_command(
                 warned = True
             answered = iter(
                 knowledge.search(
-                    DEFAULT_TENANT, collection, [t for t in texts if t], k=k, filters=filters,
+                    knowledge.settings.tenant,
+                    collection,
+                    [t for t in texts if t],
+                    k=k,
+                    filters=filters,
                     mode=mode,
                 )
-            )  # fmt: skip
+            )
             rows: list[str] = []
             for text in texts:
                 results = next(answered) if text else QueryResults(text, "und", [])
@@ -257,7 +261,7 @@ def list_collections(
         return
     knowledge = open_knowledge(ctx)
     try:
-        summaries = knowledge.collections(DEFAULT_TENANT)
+        summaries = knowledge.collections(knowledge.settings.tenant)
     except sqlite3.Error as error:
         raise fail(f"cannot read the store: {error}", 1) from None
     finally:
@@ -282,7 +286,7 @@ def show_collection(
     """List a collection's documents."""
     knowledge = open_knowledge(ctx)
     try:
-        records = knowledge.store.documents(knowledge.collection(DEFAULT_TENANT, name))
+        records = knowledge.store.documents(knowledge.collection(knowledge.settings.tenant, name))
     except (StoreError, sqlite3.Error) as error:
         raise fail(str(error)) from None
     finally:
@@ -300,7 +304,7 @@ def delete_collection(
     """Delete a collection, its documents and their chunks."""
     knowledge = open_knowledge(ctx)
     try:
-        knowledge.delete_collection(DEFAULT_TENANT, name)
+        knowledge.delete_collection(knowledge.settings.tenant, name)
     except (StoreError, sqlite3.Error) as error:
         raise fail(str(error)) from None
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 from dataclasses import replace
 from typing import Annotated
 
@@ -10,8 +11,11 @@ import typer
 
 from siyada.cli.common import fail
 from siyada.config import Settings
+from siyada.database import SchemaError
+from siyada.governance.access import AccessError, ensure_local_admin, open_directory
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def serve_command(
@@ -42,11 +46,27 @@ def serve_command(
     except OSError as error:
         message = f"cannot listen on {host}:{port} ({error.strerror}); pick another --port"
         raise fail(message, 1) from None
+    try:
+        directory = open_directory(settings)
+        try:
+            created = ensure_local_admin(directory, settings.admin_key_path)
+        finally:
+            directory.close()
+    except (OSError, sqlite3.Error, SchemaError, AccessError) as error:
+        raise fail(f"cannot prepare {settings.data_dir}: {error}", 1) from None
     app = create_app(
         replace(settings, answer_timeout=answer_timeout), Limits(generations=generations)
     )
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"Siyada is serving on http://{shown}:{port}/ (API docs: /docs); Ctrl-C stops it.")
+    url = f"http://{shown}:{port}/"
+    typer.echo(f"Siyada is serving on {url} (API docs: /docs); Ctrl-C stops it.")
+    state = "created now" if created else "kept"
+    typer.echo(f"The local admin API key is in {settings.admin_key_path} ({state}, mode 0600).")
+    if host in LOOPBACK_HOSTS:
+        # On this machine only: open the web app already signed in (the key stays in the URL
+        # fragment, which browsers never send to the server).
+        key = settings.admin_key_path.read_text().strip()
+        typer.echo(f"Web app, signed in as the local admin: {url}#key={key}")
     uvicorn.run(
         app,
         host=host,

@@ -10,6 +10,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from siyada.governance.egress import EgressPolicy, GuardedTransport
+
 Vectors = npt.NDArray[np.float32]
 EMBED_BATCH = 32
 """Texts per call: long enough to amortize, short enough for a smooth progress bar."""
@@ -70,6 +72,7 @@ class OpenAIEmbedder:
         query_prefix: str = "",
         passage_prefix: str = "",
         timeout: float = 60.0,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.name = f"openai:{base_url.rstrip('/')}#{model}"
         self._model = model
@@ -78,7 +81,11 @@ class OpenAIEmbedder:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # trust_env=False: passages go to the configured server, never through an env proxy.
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, trust_env=False
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            trust_env=False,
+            transport=GuardedTransport(egress or EgressPolicy()),
         )
         self.dim = len(self._embed(["dimension probe"])[0])
 
@@ -106,8 +113,9 @@ class OpenAIEmbedder:
         return self._embed([self._query_prefix + text for text in texts])
 
 
-def make_embedder(spec: str) -> Embedder | None:
-    """``e5`` (default, in process), ``none`` (lexical search only), or ``openai:URL#MODEL``."""
+def make_embedder(spec: str, egress: EgressPolicy | None = None) -> Embedder | None:
+    """``e5`` (default, in process), ``none`` (lexical search only), or ``openai:URL#MODEL``
+    (on a host ``egress`` allows)."""
     if spec == "none":
         return None
     if spec == "e5":
@@ -122,11 +130,11 @@ def make_embedder(spec: str) -> Embedder | None:
         url, _, model = spec.removeprefix("openai:").partition("#")
         if not url or not model:
             raise EmbeddingError("an OpenAI embedder is written openai:URL#MODEL")
-        return OpenAIEmbedder(url, model)
+        return OpenAIEmbedder(url, model, egress=egress)
     raise EmbeddingError(f"unknown embedder {spec!r}: use e5, none or openai:URL#MODEL")
 
 
-_SHARED: dict[str, Embedder | None] = {}
+_SHARED: dict[tuple[str, EgressPolicy | None], Embedder | None] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -149,10 +157,10 @@ class _Serialized:
             return self._inner.embed_queries(texts)
 
 
-def shared_embedder(spec: str) -> Embedder | None:
+def shared_embedder(spec: str, egress: EgressPolicy | None = None) -> Embedder | None:
     """The process's one embedder for ``spec`` (loaded on first use)."""
     with _SHARED_LOCK:
-        if spec not in _SHARED:
-            made = make_embedder(spec)
-            _SHARED[spec] = _Serialized(made) if made is not None else None
-        return _SHARED[spec]
+        if (spec, egress) not in _SHARED:
+            made = make_embedder(spec, egress)
+            _SHARED[spec, egress] = _Serialized(made) if made is not None else None
+        return _SHARED[spec, egress]

@@ -10,12 +10,13 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
+from siyada.governance.pii import mask
 from siyada.knowledge.chunk import Chunk, chunk_blocks
 from siyada.knowledge.embed import EMBED_BATCH, Embedder
 from siyada.knowledge.keys import text_keys
@@ -131,7 +132,8 @@ def _read(source: Source, max_bytes: int) -> bytes:
         raise ParseError(f"cannot read it ({error.strerror or error})") from None
 
 
-def _new_chunks(chunks: list[Chunk], embedder: Embedder | None) -> list[NewChunk]:
+def prepare_chunks(chunks: list[Chunk], embedder: Embedder | None) -> list[NewChunk]:
+    """Chunks with their language, lexical keys and embedding, ready to store."""
     indexed_texts = [f"{chunk.heading_path}\n{chunk.text}".strip() for chunk in chunks]
     labels = identify_batch([chunk.text for chunk in chunks])
     vectors: list[bytes | None] = [None] * len(chunks)
@@ -160,6 +162,13 @@ def _new_chunks(chunks: list[Chunk], embedder: Embedder | None) -> list[NewChunk
     ]
 
 
+def redacted(chunk: Chunk) -> Chunk:
+    """The chunk with personal identifiers masked (``[CIN]``, ``[PHONE]``...)."""
+    return replace(
+        chunk, text=mask(chunk.text), headings=tuple(mask(heading) for heading in chunk.headings)
+    )
+
+
 def ingest_file(
     store: Store,
     collection: Collection,
@@ -178,7 +187,10 @@ def ingest_file(
         parsed = parse(source.name, data)
         if not parsed.has_text:
             raise ParseError("no text found in it")
-        chunks = _new_chunks(chunk_blocks(parsed.blocks), embedder)
+        chunked = chunk_blocks(parsed.blocks)
+        if collection.pii_redaction == "mask":
+            chunked = [redacted(chunk) for chunk in chunked]
+        chunks = prepare_chunks(chunked, embedder)
     except ParseError as error:
         kept = "; its previous version stays searchable" if previous is not None else ""
         return FileResult(source.name, Outcome.FAILED, f"{error}{kept}")
@@ -193,7 +205,9 @@ def ingest_file(
         content_hash=content_hash,
         size=len(data),
         pages=parsed.pages,
-        title=parsed.title,
+        title=mask(parsed.title)
+        if parsed.title and collection.pii_redaction == "mask"
+        else parsed.title,
         date=parsed.date,
         format=file_format,
     )

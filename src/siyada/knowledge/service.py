@@ -94,7 +94,7 @@ class KnowledgeBase:
 
     def embedder(self, spec: str) -> Embedder | None:
         if spec not in self._embedders:
-            self._embedders[spec] = shared_embedder(spec)
+            self._embedders[spec] = shared_embedder(spec, self.settings.egress)
         return self._embedders[spec]
 
     def collection(self, tenant: str, name: str) -> Collection:
@@ -106,13 +106,23 @@ class KnowledgeBase:
             raise StoreError(f"no collection named {name!r}{hint}")
         return found
 
-    def create_collection(self, tenant: str, name: str, embedder: str | None = None) -> Collection:
+    def create_collection(
+        self,
+        tenant: str,
+        name: str,
+        embedder: str | None = None,
+        pii_redaction: str = "keep",
+    ) -> Collection:
+        """A new collection; ``pii_redaction="mask"`` masks personal identifiers in its
+        documents before they are indexed."""
         name = check_collection_name(name)
+        if pii_redaction not in ("keep", "mask"):
+            raise StoreError(f"pii_redaction must be keep or mask, not {pii_redaction!r}")
         if self.store.collection(tenant, name) is not None:
             raise StoreError(f"a collection named {name!r} exists already")
         spec = embedder or self.settings.embedder
         self.embedder(spec)  # a collection must never record an embedder that cannot load
-        return self.store.create_collection(tenant, name, spec)
+        return self.store.create_collection(tenant, name, spec, pii_redaction)
 
     def collections(self, tenant: str) -> list[CollectionSummary]:
         return self.store.collections(tenant)

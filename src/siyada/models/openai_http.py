@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from siyada.governance.egress import EgressPolicy, GuardedTransport
 from siyada.models.base import (
     ChatRequest,
     Delta,
@@ -98,6 +99,7 @@ class OpenAIChatModel:
         context_tokens: int | None = None,
         first_endpoint: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         if not urls:
             raise ValueError("an OpenAI-compatible model needs at least one endpoint URL")
@@ -107,6 +109,9 @@ class OpenAIChatModel:
         self.strategy = strategy
         self.retries = retries
         self.endpoints = [EndpointState(base_url(url)) for url in urls]
+        egress = egress or EgressPolicy()
+        for endpoint in self.endpoints:
+            egress.check(httpx.URL(endpoint.url).host)
         self._api_key_env = api_key_env
         self._lock = threading.Lock()
         # Unless told, each process starts its rotation at a random endpoint, so that one-shot
@@ -115,7 +120,9 @@ class OpenAIChatModel:
         self._turn = itertools.count(start)
         # trust_env=False: prompts hold the institution's documents; they go to the endpoints
         # the operator registered, never through a proxy picked up from the environment.
-        self._client = httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
+        self._client = httpx.Client(
+            transport=GuardedTransport(egress, transport), follow_redirects=False, trust_env=False
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -16,7 +16,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from siyada.database import connect, now_iso, transaction
+from siyada.governance.egress import EgressPolicy, EgressRefused
 from siyada.models.base import ChatModel, ModelCard, ModelError
 from siyada.models.extractive import ExtractiveModel
 from siyada.models.files import Progress, check_sha256, file_stamp, sha256_file
@@ -89,8 +92,9 @@ def check_name(name: str) -> str:
 
 
 class ModelRegistry:
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, egress: EgressPolicy | None = None) -> None:
         self._db = connect(database)
+        self._egress = egress or EgressPolicy()
         self._loaded: dict[tuple[str, str], ChatModel] = {}
 
     def close(self) -> None:
@@ -218,7 +222,9 @@ class ModelRegistry:
             raise ModelError("give at least one endpoint with --url")
         try:
             endpoints = [base_url(url) for url in urls]
-        except ValueError as error:
+            for endpoint in endpoints:
+                self._egress.check(httpx.URL(endpoint).host)
+        except (ValueError, EgressRefused) as error:
             raise ModelError(str(error)) from None
         if not model_id.strip():
             raise ModelError("give the model's name on the server with --model-id")
@@ -332,11 +338,11 @@ class ModelRegistry:
             self.verify(tenant, record)
         key = (tenant, record.name)
         if key not in self._loaded:
-            self._loaded[key] = build_model(record)
+            self._loaded[key] = build_model(record, self._egress)
         return self._loaded[key]
 
 
-def build_model(record: ModelRecord) -> ChatModel:
+def build_model(record: ModelRecord, egress: EgressPolicy | None = None) -> ChatModel:
     """The model a record describes, ready to answer (a local file must be verified first)."""
     if record.backend is Backend.EXTRACTIVE:
         return ExtractiveModel()
@@ -349,6 +355,7 @@ def build_model(record: ModelRecord) -> ChatModel:
             strategy=Strategy(location.get("strategy", Strategy.ROUND_ROBIN)),
             api_key_env=location.get("api_key_env"),
             context_tokens=location.get("context"),
+            egress=egress,
         )
     from siyada.models.llama import LlamaCppChatModel
 

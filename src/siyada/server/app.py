@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from siyada import __version__
-from siyada.config import Settings
-from siyada.server import errors, openai_routes, siyada_routes
+from siyada.config import DEFAULT_TENANT, Settings
+from siyada.server import admin_routes, errors, openai_routes, siyada_routes
 from siyada.server.state import ServerState
 
 Scope = MutableMapping[str, Any]
@@ -112,6 +112,7 @@ async def _too_large(send: Send, limit: int) -> None:
 def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
     state = ServerState(settings)
+    state.directory().ensure_tenant(DEFAULT_TENANT)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,6 +134,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(openai_routes.router)
     app.include_router(siyada_routes.router)
+    app.include_router(admin_routes.router)
     app.include_router(siyada_routes.health)
     api_docs = resources.files("siyada.web").joinpath("api-docs")
     app.mount("/api-docs", StaticFiles(directory=str(api_docs)), name="api-docs")

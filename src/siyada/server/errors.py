@@ -13,6 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from siyada.assistant import AssistantError, ConversationError
+from siyada.governance.access import AccessError, AuthenticationError, NotFound, PermissionDenied
+from siyada.governance.egress import EgressRefused
+from siyada.governance.quotas import QuotaExceeded
 from siyada.knowledge.embed import EmbeddingError
 from siyada.knowledge.store import StoreError
 from siyada.models import (
@@ -38,13 +41,20 @@ _TYPES = {
 
 class APIError(Exception):
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.param = param
+        self.headers = headers
 
 
 def error_body(
@@ -70,6 +80,16 @@ def status_of(error: Exception) -> tuple[int, str]:
     """The HTTP status and code for an error raised by Siyada's services."""
     if isinstance(error, APIError):
         return error.status, error.code or "invalid_request"
+    if isinstance(error, EgressRefused):
+        return 403, "egress_refused"
+    if isinstance(error, QuotaExceeded):
+        return 429, "quota_exceeded"
+    if isinstance(error, AuthenticationError):
+        return 401, "invalid_api_key"
+    if isinstance(error, PermissionDenied):
+        return 403, "permission_denied"
+    if isinstance(error, NotFound):
+        return 404, "not_found"
     if isinstance(error, ModelTimeout):
         return 504, "model_timeout"
     if isinstance(error, ModelProtocolError):
@@ -89,7 +109,7 @@ def status_of(error: Exception) -> tuple[int, str]:
         )
     if isinstance(error, EmbeddingError):
         return 503, "embedder_unavailable"
-    if isinstance(error, AssistantError | ConversationError | ValueError):
+    if isinstance(error, AssistantError | ConversationError | AccessError | ValueError):
         return 400, "invalid_request"
     return 500, "internal_error"
 
@@ -124,10 +144,16 @@ def install(app: FastAPI) -> None:
 
     async def service_error(request: Request, error: Exception) -> JSONResponse:
         status, code = status_of(error)
-        return error_response(status, str(error), code)
+        headers = error.headers if isinstance(error, APIError) else None
+        if isinstance(error, QuotaExceeded):
+            headers = {"Retry-After": str(error.retry_after)}
+        return error_response(status, str(error), code, headers=headers)
 
     for kind in (
         APIError,
+        AccessError,
+        QuotaExceeded,
+        EgressRefused,
         ModelError,
         StoreError,
         EmbeddingError,

@@ -22,10 +22,10 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from siyada.assistant import Answer, AnswerPiece, AskOptions, Preamble, ask
-from siyada.knowledge.store import DEFAULT_TENANT
+from siyada.assistant import Answer, AnswerPiece, AskOptions, Preamble, PrivacyGuard, ask
 from siyada.models import ChatModel, ChatRequest, Message, Usage
 from siyada.models.base import estimate_tokens
+from siyada.server.auth import Principal, Reader
 from siyada.server.errors import APIError, sse_error
 from siyada.server.schemas import ChatCompletionRequest, EmbeddingsRequest
 from siyada.server.state import ServerState
@@ -41,9 +41,9 @@ def _state(request: Request) -> ServerState:
 
 
 @router.get("/models")
-def list_models(request: Request) -> dict[str, Any]:
-    """The chat models this server may use (the registry), and its embedding model."""
-    records = _state(request).registry().list(DEFAULT_TENANT)
+def list_models(request: Request, principal: Reader) -> dict[str, Any]:
+    """The chat models this tenant may use (the registry), and the embedding model."""
+    records = _state(request).registry().list(principal.tenant.name)
     data = [
         {
             "id": record.name,
@@ -87,12 +87,13 @@ class Completion:
 
 def _events(
     state: ServerState,
+    principal: Principal,
     body: ChatCompletionRequest,
     completion: Completion,
     generations: threading.BoundedSemaphore,
 ) -> Iterator[str]:
     """The answer's text pieces; ``completion`` is filled in as they come."""
-    _, model = state.model(body.model)
+    _, model = state.model(principal.tenant.name, body.model)
     completion.model = model.name
     completion.count_tokens = model.count_tokens
     # Only generation is limited: an extractive answer costs a few milliseconds.
@@ -101,16 +102,21 @@ def _events(
             429, "too many answers are being generated at once; retry shortly", code="busy"
         )
     try:
-        yield from _answer(state, body, completion, model)
+        yield from _answer(state, principal, body, completion, model)
     finally:
         if model.generative:
             generations.release()
 
 
 def _answer(
-    state: ServerState, body: ChatCompletionRequest, completion: Completion, model: ChatModel
+    state: ServerState,
+    principal: Principal,
+    body: ChatCompletionRequest,
+    completion: Completion,
+    model: ChatModel,
 ) -> Iterator[str]:
     messages = [m for m in body.messages]
+    privacy = PrivacyGuard(principal.tenant.pii_policy)
     if body.siyada is None:
         if not model.generative:
             raise APIError(
@@ -122,7 +128,11 @@ def _answer(
             )
         request = ChatRequest(
             tuple(
-                Message("system" if m.role == "developer" else m.role, m.text()) for m in messages
+                Message(
+                    "system" if m.role == "developer" else m.role,
+                    privacy.outgoing(m.text(), from_asker=m.role == "user"),
+                )
+                for m in messages
             ),
             max_tokens=body.answer_tokens(),
             temperature=body.temperature,
@@ -131,12 +141,16 @@ def _answer(
             seed=body.seed,
         )
         completion.start = {}
+        restorer = privacy.restorer()
         for delta in model.stream(request):
             if delta.finish_reason:
                 completion.finish_reason = delta.finish_reason
                 completion.usage = delta.usage
-            if delta.text:
-                yield delta.text
+            text = restorer.feed(delta.text) if restorer else delta.text
+            if text:
+                yield text
+        if restorer and (rest := restorer.finish()):
+            yield rest
         return
     question = messages[-1]
     if question.role != "user":
@@ -157,11 +171,12 @@ def _answer(
     for event in ask(
         state.knowledge(),
         model,
-        DEFAULT_TENANT,
+        principal.tenant.name,
         question.text(),
         collections=body.siyada.collections,
         history=history,
         options=options,
+        privacy=privacy,
     ):
         if isinstance(event, Preamble):
             completion.start = {
@@ -270,13 +285,13 @@ class Pump:
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    request: Request, body: ChatCompletionRequest
+    request: Request, principal: Reader, body: ChatCompletionRequest
 ) -> JSONResponse | StreamingResponse:
     """Chat completions, streamed (SSE) or whole. With ``"siyada": {"collections": [...]}``
     the answer is grounded in those collections and carries its sources."""
     state = _state(request)
     completion = Completion()
-    pump = Pump(_events(state, body, completion, request.app.state.generations))
+    pump = Pump(_events(state, principal, body, completion, request.app.state.generations))
     try:
         # The first piece is awaited before answering, so that errors before it (unknown
         # model or collection, backend down, too busy) get their own HTTP status.
@@ -292,6 +307,8 @@ async def chat_completions(
         finally:
             pump.stop()
         text = "".join(pieces)
+        usage = _usage(completion, body, text)
+        await _charge(state, principal, usage)
         result: dict[str, Any] = {
             "id": completion.id,
             "object": "chat.completion",
@@ -304,7 +321,7 @@ async def chat_completions(
                     "finish_reason": completion.finish_reason,
                 }
             ],
-            "usage": _usage(completion, body, text),
+            "usage": usage,
         }
         if completion.extra is not None:
             result["siyada"] = completion.extra
@@ -328,16 +345,18 @@ async def chat_completions(
         finally:
             pump.stop()
         yield _chunk(completion, {}, completion.finish_reason, completion.extra)
+        usage = _usage(completion, body, "".join(text))
+        await _charge(state, principal, usage)
         if body.stream_options is not None and body.stream_options.include_usage:
-            usage = {
+            chunk = {
                 "id": completion.id,
                 "object": "chat.completion.chunk",
                 "created": completion.created,
                 "model": completion.model,
                 "choices": [],
-                "usage": _usage(completion, body, "".join(text)),
+                "usage": usage,
             }
-            yield f"data: {json.dumps(usage)}\n\n"
+            yield f"data: {json.dumps(chunk)}\n\n"
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(
@@ -345,6 +364,15 @@ async def chat_completions(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _charge(state: ServerState, principal: Principal, usage: dict[str, int]) -> None:
+    """Count the answer's tokens against the key's and the tenant's daily quota."""
+
+    def charge() -> None:  # in a worker thread, with that thread's connection
+        state.quotas().charge_tokens(principal.key, principal.tenant, usage["total_tokens"])
+
+    await asyncio.to_thread(charge)
 
 
 def _encode(vector: Any, encoding: str) -> list[float] | str:
@@ -355,7 +383,7 @@ def _encode(vector: Any, encoding: str) -> list[float] | str:
 
 
 @router.post("/embeddings")
-def embeddings(request: Request, body: EmbeddingsRequest) -> dict[str, Any]:
+def embeddings(request: Request, principal: Reader, body: EmbeddingsRequest) -> dict[str, Any]:
     """Embeddings from the in-process multilingual-e5-small (model ``e5``)."""
     if body.model not in EMBEDDING_MODELS:
         raise APIError(

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from siyada.assistant import ArabiziAnswer
 from siyada.assistant.pipeline import MAX_QUESTION_CHARS, MAX_SOURCES
+from siyada.governance.access import PiiPolicy, Role, parse_expiry
 from siyada.knowledge import SearchMode
+from siyada.models.openai_http import Strategy
 
 MAX_BATCH = 1000
 """Texts in one language-tools or embeddings request."""
@@ -119,10 +121,17 @@ class NormalizeRequest(TextsRequest):
     fold_ta_marbuta: bool = False
 
 
+class PiiRequest(TextsRequest):
+    types: list[str] | None = None
+    """Only these identifier types (RIB, IBAN, ICE, PHONE, CIN, EMAIL, PASSPORT, CNSS, MASSAR)."""
+
+
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=100)]
     embedder: str | None = None
+    pii_redaction: Literal["keep", "mask"] = "keep"
+    """``mask``: personal identifiers are masked in documents before they are indexed."""
 
 
 class SearchRequest(BaseModel):
@@ -141,6 +150,59 @@ class SearchRequest(BaseModel):
         if any(not query.strip() for query in queries):
             raise ValueError("queries must not be empty")
         return queries
+
+
+Limit = Annotated[int, Field(ge=1, le=10**12)] | None
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    pii_policy: PiiPolicy = PiiPolicy.PSEUDONYMIZE
+    requests_per_minute: Limit = None
+    tokens_per_day: Limit = None
+
+
+class TenantUpdate(BaseModel):
+    """Fields to change; a limit set to null is lifted."""
+
+    model_config = ConfigDict(extra="forbid")
+    pii_policy: PiiPolicy | None = None
+    requests_per_minute: Limit = None
+    tokens_per_day: Limit = None
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant: str | None = None
+    """The caller's tenant when omitted; only the operator's admins name another."""
+    role: Role = Role.READER
+    name: Annotated[str, Field(max_length=200)] = ""
+    requests_per_minute: Limit = None
+    tokens_per_day: Limit = None
+    expires_at: str | None = None
+    """ISO date or date-time (UTC when no zone is given)."""
+
+    @field_validator("expires_at")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        return None if value is None else parse_expiry(value)
+
+
+class ModelCreate(BaseModel):
+    """An OpenAI-compatible endpoint pool (vLLM, llama-server, Ollama); local GGUF files are
+    registered on the server with ``siyada models add``."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    urls: Annotated[list[str], Field(min_length=1, max_length=64)]
+    model_id: Annotated[str, Field(min_length=1, max_length=200)]
+    strategy: Strategy = Strategy.ROUND_ROBIN
+    context: Annotated[int, Field(ge=256, le=10_000_000)] | None = None
+    license: str = "unknown"
+    languages: list[str] = []
+    description: str = ""
+    default: bool = False
 
 
 JSONObject = dict[str, Any]

@@ -11,15 +11,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from siyada.config import DEFAULT_TENANT
+from siyada.governance.pii import ENTITY_TYPES, mask, scan
 from siyada.knowledge import Filters
 from siyada.knowledge.parse import EXTENSIONS
-from siyada.knowledge.store import DEFAULT_TENANT
 from siyada.lang import identify_batch, identify_spans, normalize, parse_label, transliterate
+from siyada.server.auth import Editor, Reader
 from siyada.server.errors import APIError
 from siyada.server.schemas import (
     CollectionCreate,
     IdentifyRequest,
     NormalizeRequest,
+    PiiRequest,
     SearchRequest,
     TransliterateRequest,
 )
@@ -44,7 +47,7 @@ def _label(value: str, param: str) -> Any:
 
 
 @router.post("/lang/identify", tags=["language"])
-def identify(body: IdentifyRequest) -> dict[str, Any]:
+def identify(principal: Reader, body: IdentifyRequest) -> dict[str, Any]:
     """Language and script of each text (eight labels, ``und`` for no letters)."""
     results = []
     for text, found in zip(body.texts, identify_batch(body.texts), strict=True):
@@ -56,7 +59,7 @@ def identify(body: IdentifyRequest) -> dict[str, Any]:
 
 
 @router.post("/lang/transliterate", tags=["language"])
-def transliterate_texts(body: TransliterateRequest) -> dict[str, Any]:
+def transliterate_texts(principal: Reader, body: TransliterateRequest) -> dict[str, Any]:
     """Each text rewritten from ``source``'s script to ``target``'s (e.g. ary_Latn -> ary_Arab,
     zgh_Tfng -> ber_Latn)."""
     try:
@@ -66,7 +69,7 @@ def transliterate_texts(body: TransliterateRequest) -> dict[str, Any]:
 
 
 @router.post("/lang/normalize", tags=["language"])
-def normalize_texts(body: NormalizeRequest) -> dict[str, Any]:
+def normalize_texts(principal: Reader, body: NormalizeRequest) -> dict[str, Any]:
     """Canonical forms (Unicode, Arabic letter variants, digits, Arabizi spellings...)."""
     label = _label(body.label, "label") if body.label else None
     return {
@@ -77,14 +80,46 @@ def normalize_texts(body: NormalizeRequest) -> dict[str, Any]:
     }
 
 
+def _pii_types(body: PiiRequest) -> list[str] | None:
+    unknown = sorted(set(body.types or ()) - set(ENTITY_TYPES))
+    if unknown:
+        raise APIError(
+            400,
+            f"unknown identifier types: {', '.join(unknown)} (known: {', '.join(ENTITY_TYPES)})",
+            param="types",
+        )
+    return body.types
+
+
+@router.post("/pii/scan", tags=["personal data"])
+def scan_pii(principal: Reader, body: PiiRequest) -> dict[str, Any]:
+    """Moroccan personal identifiers in each text (CIN, RIB, IBAN, ICE, phones, e-mail...),
+    with their offsets and whether their check digits hold."""
+    types = _pii_types(body)
+    results = []
+    for text in body.texts:
+        entities = scan(text, types=types)
+        results.append({"text": mask(text, entities), "entities": [e.to_dict() for e in entities]})
+    return {"results": results}
+
+
+@router.post("/pii/mask", tags=["personal data"])
+def mask_pii(principal: Reader, body: PiiRequest) -> dict[str, Any]:
+    """Each text with its personal identifiers replaced by their type (``[CIN]``...)."""
+    types = _pii_types(body)
+    return {"results": [mask(text, scan(text, types=types)) for text in body.texts]}
+
+
 @router.get("/collections", tags=["knowledge"])
-def list_collections(request: Request) -> dict[str, Any]:
-    summaries = _state(request).knowledge().collections(DEFAULT_TENANT)
+def list_collections(request: Request, principal: Reader) -> dict[str, Any]:
+    summaries = _state(request).knowledge().collections(principal.tenant.name)
     return {"object": "list", "data": [summary.__dict__ for summary in summaries]}
 
 
 @router.post("/collections", status_code=201, tags=["knowledge"])
-def create_collection(request: Request, body: CollectionCreate) -> dict[str, Any]:
+def create_collection(
+    request: Request, principal: Editor, body: CollectionCreate
+) -> dict[str, Any]:
     # Only in-process embedders: a client must not make the server call URLs of its choosing.
     if body.embedder not in (None, "e5", "none"):
         raise APIError(
@@ -94,23 +129,25 @@ def create_collection(request: Request, body: CollectionCreate) -> dict[str, Any
             param="embedder",
         )
     knowledge = _state(request).knowledge()
-    collection = knowledge.create_collection(DEFAULT_TENANT, body.name, body.embedder)
+    collection = knowledge.create_collection(
+        principal.tenant.name, body.name, body.embedder, body.pii_redaction
+    )
     return {"name": collection.name, "embedder": collection.embedder, "documents": 0, "chunks": 0}
 
 
 @router.delete("/collections/{name}", tags=["knowledge"])
-def delete_collection(request: Request, name: str) -> dict[str, Any]:
+def delete_collection(request: Request, principal: Editor, name: str) -> dict[str, Any]:
     state = _state(request)
-    uploads = state.uploads(name)
-    state.knowledge().delete_collection(DEFAULT_TENANT, name)
+    uploads = state.uploads(principal.tenant.name, name)
+    state.knowledge().delete_collection(principal.tenant.name, name)
     shutil.rmtree(uploads, ignore_errors=True)  # uploaded copies go with their collection
     return {"name": name, "deleted": True}
 
 
 @router.get("/collections/{name}/documents", tags=["knowledge"])
-def list_documents(request: Request, name: str) -> dict[str, Any]:
+def list_documents(request: Request, principal: Reader, name: str) -> dict[str, Any]:
     knowledge = _state(request).knowledge()
-    collection = knowledge.collection(DEFAULT_TENANT, name)
+    collection = knowledge.collection(principal.tenant.name, name)
     documents = knowledge.store.documents(collection)
     # Where a file sits on the server is not the client's business: "name" identifies it.
     shown = [{k: v for k, v in d.__dict__.items() if k != "path"} for d in documents]
@@ -118,15 +155,17 @@ def list_documents(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.delete("/collections/{name}/documents/{document_id}", tags=["knowledge"])
-def delete_document(request: Request, name: str, document_id: int) -> dict[str, Any]:
+def delete_document(
+    request: Request, principal: Editor, name: str, document_id: int
+) -> dict[str, Any]:
     knowledge = _state(request).knowledge()
-    collection = knowledge.collection(DEFAULT_TENANT, name)
+    collection = knowledge.collection(principal.tenant.name, name)
     found = [d for d in knowledge.store.documents(collection) if d.id == document_id]
     if not found:
         raise APIError(404, f"collection {name!r} has no document {document_id}", code="not_found")
     knowledge.store.delete_documents(collection, [found[0].path])
     uploaded = Path(found[0].path)
-    if uploaded.is_relative_to(_state(request).uploads(name)):
+    if uploaded.is_relative_to(_state(request).uploads(principal.tenant.name, name)):
         uploaded.unlink(missing_ok=True)  # an uploaded copy is deleted with its document
     return {"id": document_id, "deleted": True}
 
@@ -149,12 +188,12 @@ def _free_name(folder: Path, name: str, taken: list[Path]) -> Path:
 
 @router.post("/collections/{name}/documents", status_code=202, tags=["knowledge"])
 def upload_documents(
-    request: Request, name: str, files: Annotated[list[UploadFile], File()]
+    request: Request, principal: Editor, name: str, files: Annotated[list[UploadFile], File()]
 ) -> JSONResponse:
     """Upload files (PDF, DOCX, ODT, HTML, Markdown, text) and ingest them in the background:
     poll ``/v1/jobs/{job}`` for the outcome of each file."""
     state = _state(request)
-    state.knowledge().collection(DEFAULT_TENANT, name)  # 404 before reading the files
+    state.knowledge().collection(principal.tenant.name, name)  # 404 before reading the files
     if len(files) > MAX_UPLOAD_FILES:
         raise APIError(400, f"at most {MAX_UPLOAD_FILES} files per upload", param="files")
     unsupported = [
@@ -168,7 +207,7 @@ def upload_documents(
             code="unsupported_file_type",
             param="files",
         )
-    folder = state.uploads(name)
+    folder = state.uploads(principal.tenant.name, name)
     folder.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     for upload in files:
@@ -183,26 +222,26 @@ def upload_documents(
                 raise
         Path(handle.name).replace(target)
         saved.append(target)
-    job = state.start_ingest(name, saved)
+    job = state.start_ingest(principal.tenant.name, name, saved)
     return JSONResponse(job.to_dict(), status_code=202)
 
 
 @router.get("/jobs/{job_id}", tags=["knowledge"])
-def job_status(request: Request, job_id: str) -> dict[str, Any]:
+def job_status(request: Request, principal: Editor, job_id: str) -> dict[str, Any]:
     job = _state(request).jobs.get(job_id)
-    if job is None:
+    if job is None or job.tenant != principal.tenant.name:
         raise APIError(404, f"no ingest job {job_id!r}", code="not_found")
     return job.to_dict()
 
 
 @router.post("/search", tags=["knowledge"])
-def search(request: Request, body: SearchRequest) -> dict[str, Any]:
+def search(request: Request, principal: Reader, body: SearchRequest) -> dict[str, Any]:
     """Search a collection in any language or script."""
     found = (
         _state(request)
         .knowledge()
         .search(
-            DEFAULT_TENANT,
+            principal.tenant.name,
             body.collection,
             body.queries,
             k=body.k,

@@ -9,25 +9,31 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from siyada.config import Settings
+from siyada.governance.access import Directory, open_directory
+from siyada.governance.quotas import Quotas
 from siyada.knowledge import KnowledgeBase
 from siyada.knowledge.ingest import FileResult
-from siyada.knowledge.store import DEFAULT_TENANT
 from siyada.models import ChatModel, ModelRegistry
 from siyada.models.registry import Backend, ModelRecord, build_model
 
 MAX_JOBS_KEPT = 1000
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 @dataclass
 class Job:
     id: str
+    tenant: str
     collection: str
     status: str = "queued"
     files: list[dict[str, Any]] = field(default_factory=list)
@@ -47,34 +53,41 @@ class ServerState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._local = threading.local()
-        self._opened: list[KnowledgeBase | ModelRegistry] = []
+        self._opened: list[_Closable] = []
         self._models: dict[tuple[str, str], ChatModel] = {}
         self._lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         # One ingest at a time: it is CPU-bound (parsing, embedding) and writes the store.
         self._ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
-    def knowledge(self) -> KnowledgeBase:
-        found: KnowledgeBase | None = getattr(self._local, "knowledge", None)
+    def _per_thread(self, name: str, factory: Callable[[], _Closable]) -> Any:
+        found = getattr(self._local, name, None)
         if found is None:
-            found = KnowledgeBase(self.settings)
-            self._local.knowledge = found
+            found = factory()
+            setattr(self._local, name, found)
             with self._lock:
                 self._opened.append(found)
+        return found
+
+    def knowledge(self) -> KnowledgeBase:
+        found: KnowledgeBase = self._per_thread("knowledge", lambda: KnowledgeBase(self.settings))
         return found
 
     def registry(self) -> ModelRegistry:
-        found: ModelRegistry | None = getattr(self._local, "registry", None)
-        if found is None:
-            found = ModelRegistry(self.settings.database_path)
-            self._local.registry = found
-            with self._lock:
-                self._opened.append(found)
+        found: ModelRegistry = self._per_thread(
+            "registry", lambda: ModelRegistry(self.settings.database_path, self.settings.egress)
+        )
         return found
 
-    def model(
-        self, name: str | None, tenant: str = DEFAULT_TENANT
-    ) -> tuple[ModelRecord, ChatModel]:
+    def directory(self) -> Directory:
+        found: Directory = self._per_thread("directory", lambda: open_directory(self.settings))
+        return found
+
+    def quotas(self) -> Quotas:
+        found: Quotas = self._per_thread("quotas", lambda: Quotas(self.settings.database_path))
+        return found
+
+    def model(self, tenant: str, name: str | None) -> tuple[ModelRecord, ChatModel]:
         """A registered model (the default when ``name`` is None), loaded once and shared."""
         registry = self.registry()
         record = registry.get(tenant, name) if name else registry.default(tenant)
@@ -83,25 +96,25 @@ class ServerState:
         key = (tenant, record.name)
         with self._lock:
             if key not in self._models:
-                self._models[key] = build_model(record)
+                self._models[key] = build_model(record, self.settings.egress)
             return record, self._models[key]
 
-    def forget_model(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+    def forget_model(self, tenant: str, name: str) -> None:
         with self._lock:
             model = self._models.pop((tenant, name), None)
         if model is not None:
             model.close()
 
-    def uploads(self, collection: str) -> Path:
+    def uploads(self, tenant: str, collection: str) -> Path:
         """Where a collection's uploaded files are kept: a folder named by its id."""
-        found = self.knowledge().collection(DEFAULT_TENANT, collection)
+        found = self.knowledge().collection(tenant, collection)
         root = (self.settings.data_dir / "uploads").resolve()
         folder = (root / str(found.id)).resolve()
         assert folder.is_relative_to(root)
         return folder
 
-    def start_ingest(self, collection: str, paths: Sequence[Path]) -> Job:
-        job = Job(uuid.uuid4().hex, collection)
+    def start_ingest(self, tenant: str, collection: str, paths: Sequence[Path]) -> Job:
+        job = Job(uuid.uuid4().hex, tenant, collection)
         with self._lock:
             if len(self.jobs) >= MAX_JOBS_KEPT:
                 finished = [
@@ -128,13 +141,13 @@ class ServerState:
 
         try:
             # A collection deleted while the job waited is not created again.
-            self.knowledge().collection(DEFAULT_TENANT, job.collection)
+            self.knowledge().collection(job.tenant, job.collection)
             self.knowledge().ingest(
-                DEFAULT_TENANT,
+                job.tenant,
                 job.collection,
                 paths,
                 on_file=record,
-                relative_to=self.uploads(job.collection),
+                relative_to=self.uploads(job.tenant, job.collection),
             )
             job.status = "done"
         except Exception as error:  # reported to the client through the job, not lost

@@ -3,6 +3,7 @@
 from siyada.knowledge.store.base import (
     DEFAULT_TENANT,
     ChunkRecord,
+    ChunkRewrite,
     Collection,
     CollectionSummary,
     DocumentRecord,
@@ -17,6 +18,7 @@ from siyada.knowledge.store.sqlite import SQLiteStore
 __all__ = [
     "DEFAULT_TENANT",
     "ChunkRecord",
+    "ChunkRewrite",
     "Collection",
     "CollectionSummary",
     "DocumentRecord",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-DEFAULT_TENANT = "default"
+from siyada.config import DEFAULT_TENANT as DEFAULT_TENANT
 
 
 class StoreError(Exception):
@@ -27,6 +27,8 @@ class Collection:
     """The embedder the collection's vectors came from, or "none"."""
     generation: int
     """Grows with every change to the collection's chunks; indexes are cached per generation."""
+    pii_redaction: str = "keep"
+    """``mask``: personal identifiers are masked in documents before they are indexed."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,17 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True)
+class ChunkRewrite:
+    """New contents for a stored chunk (an erasure), with its recomputed index fields."""
+
+    id: int
+    text: str
+    heading_path: str
+    keys: str
+    embedding: bytes | None
+
+
+@dataclass(frozen=True)
 class IndexRow:
     chunk_id: int
     document_id: int
@@ -110,7 +123,9 @@ class Store(Protocol):
 
     def collection(self, tenant: str, name: str) -> Collection | None: ...
 
-    def create_collection(self, tenant: str, name: str, embedder: str) -> Collection: ...
+    def create_collection(
+        self, tenant: str, name: str, embedder: str, pii_redaction: str = "keep"
+    ) -> Collection: ...
 
     def collections(self, tenant: str) -> list[CollectionSummary]: ...
 
@@ -133,3 +148,15 @@ class Store(Protocol):
     def chunks(self, collection: Collection, chunk_ids: Sequence[int]) -> list[ChunkRecord]: ...
 
     def document_ids(self, collection: Collection, names: Sequence[str]) -> list[int]: ...
+
+    def find_document(self, tenant: str, document_id: int) -> tuple[Collection, DocumentRecord]:
+        """The tenant's document with this id, and its collection; StoreError if none."""
+        ...
+
+    def chunk_texts(self, collection: Collection) -> Iterator[ChunkRecord]:
+        """Every chunk of the collection (for erasure scans)."""
+        ...
+
+    def rewrite_chunks(self, collection: Collection, rewrites: Sequence[ChunkRewrite]) -> None:
+        """Replace chunks' text and index fields in one transaction."""
+        ...

@@ -9,6 +9,7 @@ from pathlib import Path
 from siyada.database import SchemaError, connect, now_iso, transaction
 from siyada.knowledge.store.base import (
     ChunkRecord,
+    ChunkRewrite,
     Collection,
     CollectionSummary,
     DocumentRecord,
@@ -35,17 +36,19 @@ class SQLiteStore:
 
     def collection(self, tenant: str, name: str) -> Collection | None:
         row = self._db.execute(
-            "SELECT id, tenant, name, embedder, generation FROM collections"
+            "SELECT id, tenant, name, embedder, generation, pii_redaction FROM collections"
             " WHERE tenant = ? AND name = ?",
             (tenant, name),
         ).fetchone()
         return Collection(*row) if row else None
 
-    def create_collection(self, tenant: str, name: str, embedder: str) -> Collection:
+    def create_collection(
+        self, tenant: str, name: str, embedder: str, pii_redaction: str = "keep"
+    ) -> Collection:
         self._db.execute(
-            "INSERT OR IGNORE INTO collections (tenant, name, embedder, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (tenant, name, embedder, now_iso()),
+            "INSERT OR IGNORE INTO collections (tenant, name, embedder, pii_redaction, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (tenant, name, embedder, pii_redaction, now_iso()),
         )
         created = self.collection(tenant, name)
         assert created is not None
@@ -202,3 +205,43 @@ class SQLiteStore:
             ).fetchall()
             ids.extend(row[0] for row in rows)
         return ids
+
+    def find_document(self, tenant: str, document_id: int) -> tuple[Collection, DocumentRecord]:
+        row = self._db.execute(
+            "SELECT c.name FROM documents d JOIN collections c ON d.collection_id = c.id"
+            " WHERE d.id = ? AND c.tenant = ?",
+            (document_id, tenant),
+        ).fetchone()
+        collection = self.collection(tenant, row[0]) if row else None
+        if collection is None:
+            raise StoreError(f"tenant {tenant!r} has no document {document_id}")
+        found = [d for d in self.documents(collection) if d.id == document_id]
+        return collection, found[0]
+
+    def chunk_texts(self, collection: Collection) -> Iterator[ChunkRecord]:
+        self._owned(collection)
+        cursor = self._db.execute(
+            """
+            SELECT k.id, d.name, d.path, k.page, k.heading_path, k.text, k.language,
+                   k.start_char, k.end_char
+            FROM chunks k JOIN documents d ON k.document_id = d.id
+            WHERE d.collection_id = ? ORDER BY k.id
+            """,
+            (collection.id,),
+        )
+        yield from (ChunkRecord(*row) for row in cursor.fetchall())
+
+    def rewrite_chunks(self, collection: Collection, rewrites: Sequence[ChunkRewrite]) -> None:
+        with self._transaction():
+            self._owned(collection)
+            self._db.executemany(
+                "UPDATE chunks SET text = ?, heading_path = ?, keys = ?, embedding = ?"
+                " WHERE id = ? AND document_id IN"
+                " (SELECT id FROM documents WHERE collection_id = ?)",
+                [
+                    (row.text, row.heading_path, row.keys, row.embedding, row.id, collection.id)
+                    for row in rewrites
+                ],
+            )
+            if rewrites:
+                self._bump(collection)

@@ -1,0 +1,1 @@
+"""Governance: tenants, keys and roles, quotas, personal data, the audit trail, egress."""
