@@ -69,7 +69,10 @@ def identifier_pattern(value: str) -> re.Pattern[str]:
         raise ErasureError(f"{value!r} is too short to erase safely (at least 4 letters or digits)")
     phone = _PHONE.fullmatch(compact)
     if phone:
-        prefix = r"(?:\+\s*212|00\s*212|0)\s*(?:\(\s*0\s*\))?" + _SEPARATORS
+        zero, two, one = _DIGITS["0"], _DIGITS["2"], _DIGITS["1"]
+        country = f"{two}{one}{two}"
+        prefix = rf"(?:\+\s*{country}|{zero}{zero}\s*{country}|{zero})\s*(?:\(\s*{zero}\s*\))?"
+        prefix += _SEPARATORS
         body = _SEPARATORS.join(_DIGITS[d] for d in phone.group(1))
         core = prefix + body
     else:

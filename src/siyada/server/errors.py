@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siyada.assistant import AssistantError, ConversationError
+from siyada.assistant import AssistantError, ConversationError, PersonalDataRefused
 from siyada.governance.access import AccessError, AuthenticationError, NotFound, PermissionDenied
 from siyada.governance.egress import EgressRefused
 from siyada.governance.quotas import QuotaExceeded
@@ -82,6 +82,8 @@ def status_of(error: Exception) -> tuple[int, str]:
         return error.status, error.code or "invalid_request"
     if isinstance(error, EgressRefused):
         return 403, "egress_refused"
+    if isinstance(error, PersonalDataRefused):
+        return 400, "personal_data_refused"
     if isinstance(error, QuotaExceeded):
         return 429, "quota_exceeded"
     if isinstance(error, AuthenticationError):
