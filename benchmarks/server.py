@@ -181,6 +181,7 @@ async def _load(
     seconds: float,
     warmup: float,
     server_pid: int,
+    headers: dict[str, str],
 ) -> Load:
     result = Load(clients)
     turn = itertools.count()
@@ -205,7 +206,7 @@ async def _load(
 
     # A client (one keep-alive connection) per worker: one shared pool of N connections costs
     # the load generator more CPU per request the larger N is.
-    pool = [httpx.AsyncClient(timeout=60) for _ in range(clients)]
+    pool = [httpx.AsyncClient(timeout=60, headers=headers) for _ in range(clients)]
     try:
         # Warm-up opens the connections and the server's worker threads.
         until = time.perf_counter() + warmup
@@ -257,9 +258,11 @@ def load_levels(
     seconds: float,
     warmup: float,
     server_pid: int,
+    headers: dict[str, str],
 ) -> None:
     rows = [
-        asyncio.run(_load(url, bodies, clients, seconds, warmup, server_pid)) for clients in LEVELS
+        asyncio.run(_load(url, bodies, clients, seconds, warmup, server_pid, headers))
+        for clients in LEVELS
     ]
     _load_table(title, rows)
 
@@ -304,14 +307,15 @@ def _sequential(
     url: str,
     body: dict[str, Any],
     requests: int,
+    headers: dict[str, str],
 ) -> list[float]:
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, headers=headers) as client:
         for _ in range(max(10, requests // 10)):
             measure(client, url, body)
         return sorted(measure(client, url, body) for _ in range(requests))
 
 
-def proxy_overhead(backend: str, siyada: str, requests: int) -> None:
+def proxy_overhead(backend: str, siyada: str, requests: int, headers: dict[str, str]) -> None:
     question = "Comment renouveler la CNIE ?"
     print(f"\nProxy overhead: {requests} sequential requests each, after a warm-up (ms)")
     print(f"  {'':31} {'direct':>15}  {'through Siyada':>15}  {'added':>15}")
@@ -320,8 +324,10 @@ def proxy_overhead(backend: str, siyada: str, requests: int) -> None:
         ("non-streaming, whole response", _whole, False),
         ("streaming, first content chunk", _first_content, True),
     ):
-        direct = _sequential(measure, backend, _chat_body("tiny", question, stream), requests)
-        proxied = _sequential(measure, siyada, _chat_body(REMOTE, question, stream), requests)
+        direct = _sequential(measure, backend, _chat_body("tiny", question, stream), requests, {})
+        proxied = _sequential(
+            measure, siyada, _chat_body(REMOTE, question, stream), requests, headers
+        )
         p50s = statistics.median(direct), statistics.median(proxied)
         p95s = _percentile(direct, 0.95), _percentile(proxied, 0.95)
         added = p50s[1] - p50s[0]
@@ -373,6 +379,9 @@ def main() -> None:
             port = _free_port()
             server = _start_server(data_dir, port, args.generations, Path(tmp) / "serve.log")
             base = f"http://127.0.0.1:{port}/v1"
+            # Every request is authenticated, counted against quotas and audited, as in use.
+            key = (data_dir / "admin.key").read_text().strip()
+            headers = {"Authorization": f"Bearer {key}"}
 
             load_levels(
                 f"POST /v1/lang/identify, one text a request, {args.seconds:g} s a level",
@@ -381,6 +390,7 @@ def main() -> None:
                 args.seconds,
                 args.warmup,
                 server.pid,
+                headers,
             )
             grounded = [
                 {
@@ -398,9 +408,13 @@ def main() -> None:
                 args.seconds,
                 args.warmup,
                 server.pid,
+                headers,
             )
             proxy_overhead(
-                f"{backend_url}/chat/completions", f"{base}/chat/completions", args.requests
+                f"{backend_url}/chat/completions",
+                f"{base}/chat/completions",
+                args.requests,
+                headers,
             )
         finally:
             _stop(server)

@@ -222,15 +222,18 @@ class ModelRegistry:
             raise ModelError("give at least one endpoint with --url")
         try:
             endpoints = [base_url(url) for url in urls]
-            for endpoint in endpoints:
-                self._egress.check(httpx.URL(endpoint).host)
-        except (ValueError, EgressRefused) as error:
+        except ValueError as error:
             raise ModelError(str(error)) from None
         if not model_id.strip():
             raise ModelError("give the model's name on the server with --model-id")
         if context is not None:
             check_context(context)
         self.check_new(tenant, name)
+        try:
+            for endpoint in endpoints:
+                self._egress.check(httpx.URL(endpoint).host)
+        except EgressRefused as error:
+            raise ModelError(str(error)) from None
         location = {
             "urls": endpoints,
             "model_id": model_id.strip(),
