@@ -323,3 +323,19 @@ def test_identifier_pattern_matches_any_spacing_and_digits(
 ) -> None:
     match = identifier_pattern(value).search(text)
     assert (match.group() if match else None) == found
+
+
+def test_cli_ingest_can_mask_identifiers(tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "dossier.md").write_text(DOSSIER)
+    home = tmp_path / "data"
+    masked = siyada(
+        home, "ingest", "-c", "masked", "--mask-pii", "--embedder", "none", str(sources)
+    )
+    assert masked.returncode == 0, masked.stderr
+    found = siyada(home, "search", "-c", "masked", "--json", "bourse Alaoui").stdout
+    assert "[CIN]" in found and CIN not in found and EMAIL not in found
+    assert siyada(home, "ingest", "-c", "plain", "--embedder", "none", str(sources)).returncode == 0
+    again = siyada(home, "ingest", "-c", "plain", "--mask-pii", str(sources))
+    assert again.returncode == 2 and "without --mask-pii" in again.stderr

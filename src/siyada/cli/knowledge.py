@@ -127,12 +127,34 @@ def ingest_command(
         ),
     ] = None,
     max_file_mb: Annotated[int, typer.Option(min=1, help="Skip files larger than this.")] = 200,
+    mask_pii: Annotated[
+        bool,
+        typer.Option(
+            "--mask-pii",
+            help="For a new collection: mask personal identifiers (CIN, RIB, phones...) in its "
+            "documents before indexing.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Ingest PDF, Word, OpenDocument, HTML, Markdown and text files into a collection."""
     knowledge = open_knowledge(ctx, embedder)
     knowledge.settings = replace(knowledge.settings, max_file_mb=max_file_mb)
     existing = knowledge.store.collection(knowledge.settings.tenant, collection)
+    if existing is None and mask_pii:
+        try:
+            knowledge.create_collection(
+                knowledge.settings.tenant, collection, embedder, pii_redaction="mask"
+            )
+        except (StoreError, EmbeddingError) as error:
+            knowledge.close()
+            raise fail(str(error)) from None
+    elif existing is not None and mask_pii and existing.pii_redaction != "mask":
+        knowledge.close()
+        raise fail(
+            f"collection {collection!r} was created without --mask-pii; its documents keep "
+            "personal identifiers (ingest into a new collection to mask them)"
+        )
     if embedder is not None and existing is not None and existing.embedder != embedder:
         typer.echo(
             f"warning: collection {collection!r} keeps the embedder it was created with"
