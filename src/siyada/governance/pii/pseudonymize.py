@@ -1,0 +1,116 @@
+"""Reversible pseudonymization for the answer path.
+
+The question and the retrieved passages go to the model with placeholders (``[CIN_1]``,
+``[PHONE_2]``); the answer comes back with the real values restored, also while it streams.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
+
+from siyada.governance.pii.recognizers import canonical, replace_entities, scan
+from siyada.governance.pii.tables import DEFAULT_MIN_SCORE, ENTITY_TYPES
+
+NUMBERED_PLACEHOLDER = re.compile(r"\[(" + "|".join(ENTITY_TYPES) + r")_([0-9]+)\]")
+_MAX_NUMBER_DIGITS = 9
+_TYPE_PREFIXES = frozenset(name[:size] for name in ENTITY_TYPES for size in range(len(name) + 1))
+_PARTIAL_NUMBER = re.compile(
+    r"\[(?:" + "|".join(ENTITY_TYPES) + r")_[0-9]{0," + str(_MAX_NUMBER_DIGITS) + r"}"
+)
+
+
+def _could_become_placeholder(tail: str) -> bool:
+    """``tail`` starts with ``[`` and is a proper prefix of some ``[TYPE_n]``."""
+    letters = tail[1:]
+    if letters in _TYPE_PREFIXES:
+        return True
+    return _PARTIAL_NUMBER.fullmatch(tail) is not None
+
+
+class Pseudonymizer:
+    """Replaces identifiers by numbered placeholders and puts them back.
+
+    One instance serves one exchange (the question and all its passages): the same value, after
+    :func:`canonical`, gets the same placeholder everywhere; different values get different
+    numbers, counted per type. Placeholders already present in the input are never reused.
+    """
+
+    def __init__(
+        self, *, types: Collection[str] | None = None, min_score: float = DEFAULT_MIN_SCORE
+    ) -> None:
+        self._types = types
+        self._min_score = min_score
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._originals: dict[str, str] = {}
+        self._counters: dict[str, int] = {}
+        self._taken: set[str] = set()
+
+    def _placeholder(self, entity_type: str, value: str) -> str:
+        key = (entity_type, canonical(entity_type, value))
+        placeholder = self._by_value.get(key)
+        if placeholder is None:
+            number = self._counters.get(entity_type, 0)
+            while True:
+                number += 1
+                placeholder = f"[{entity_type}_{number}]"
+                if placeholder not in self._taken:
+                    break
+            self._counters[entity_type] = number
+            self._by_value[key] = placeholder
+            self._originals[placeholder] = value
+        return placeholder
+
+    def pseudonymize(self, text: str) -> str:
+        """``text`` with every identifier replaced by its placeholder."""
+        if "[" in text:
+            self._taken.update(match.group(0) for match in NUMBERED_PLACEHOLDER.finditer(text))
+        entities = scan(text, types=self._types, min_score=self._min_score)
+        if not entities:
+            return text
+        return replace_entities(text, entities, lambda e: self._placeholder(e.type, e.text))
+
+    def restore(self, text: str) -> str:
+        """``text`` with every known placeholder replaced by the value it stands for (the first
+        spelling met); unknown placeholders (``[CIN_9]`` invented by a model) stay as they are."""
+        if "[" not in text or not self._originals:
+            return text
+        originals = self._originals
+        return NUMBERED_PLACEHOLDER.sub(lambda m: originals.get(m.group(0), m.group(0)), text)
+
+    def restorer(self) -> StreamRestorer:
+        """A restorer for text that arrives in chunks (a streamed answer)."""
+        return StreamRestorer(self)
+
+    @property
+    def mapping(self) -> Mapping[str, str]:
+        """Placeholder -> original value (read-only view)."""
+        return MappingProxyType(self._originals)
+
+    def __len__(self) -> int:
+        """The number of distinct values replaced so far."""
+        return len(self._originals)
+
+
+class StreamRestorer:
+    """Restores placeholders in streamed text: ``feed`` returns what can be released now and
+    holds back only a possible placeholder cut at the end of the chunk (``[CI``, ``[CIN_``,
+    ``[CIN_1``); ``finish`` releases the rest. The concatenated output equals
+    ``restore(whole text)`` whatever the chunking."""
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self._pseudonymizer = pseudonymizer
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        text = self._held + chunk
+        self._held = ""
+        cut = text.rfind("[")
+        if cut != -1 and _could_become_placeholder(text[cut:]):
+            text, self._held = text[:cut], text[cut:]
+        return self._pseudonymizer.restore(text)
+
+    def finish(self) -> str:
+        text, self._held = self._held, ""
+        return self._pseudonymizer.restore(text)
