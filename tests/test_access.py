@@ -449,7 +449,7 @@ def test_no_tenant_ever_sees_another_tenants_data(
     # The command line, too (one tenant an example: each call is a new process).
     for tenant in [data.draw(st.sampled_from(sorted(keys)), label="cli tenant")]:
         for collection in ["docs", "guides", "faq"]:
-            found = siyada(
+            searched = siyada(
                 home,
                 "--tenant",
                 tenant,
@@ -460,7 +460,7 @@ def test_no_tenant_ever_sees_another_tenants_data(
                 stdin="\n".join(sorted(every_secret)),
             )
             returned = "".join(
-                json.dumps(json.loads(line)["results"]) for line in found.stdout.splitlines()
+                json.dumps(json.loads(line)["results"]) for line in searched.stdout.splitlines()
             )
             assert not {s for s in every_secret - owned[tenant] if s in returned}
-            assert (found.returncode == 0) == (collection in plan[int(tenant[1:])])
+            assert (searched.returncode == 0) == (collection in plan[int(tenant[1:])])

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from siyada.config import DEFAULT_TENANT, Settings
+from siyada.governance.audit import open_audit
 from siyada.governance.egress import (
     EgressPolicy,
     EgressRefused,
@@ -137,6 +138,9 @@ def test_a_model_whose_host_is_no_longer_allowed_gets_403(tmp_path: Path) -> Non
         assert answer.status_code == 403, answer.text
         assert answer.json()["error"]["code"] == "egress_refused"
         assert not script.requests
+        with open_audit(Settings(data_dir=tmp_path)) as trail:
+            (refusal,) = trail.records(action="egress.refused")
+        assert refusal.resource == "8.8.8.8" and refusal.tenant == DEFAULT_TENANT
         model = OpenAIChatModel("local", [url], model_id="tiny")
         request = ChatRequest((Message("user", "salam"),), timeout=5)
         assert "".join(delta.text for delta in model.stream(request)) == "Salam."

@@ -60,7 +60,7 @@ class Settings:
 
     @property
     def secrets_dir(self) -> Path:
-        """Secrets the server keeps (key hashing, the audit signing key): mode 0700."""
+        """Secrets the server keeps (the key-hashing secret); the audit signing key is in audit/."""
         return self.data_dir / "secrets"
 
     @property

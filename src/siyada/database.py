@@ -129,6 +129,43 @@ MIGRATIONS: tuple[str, ...] = (
     -- What ingestion does with personal data found in a collection's documents: keep or mask.
     ALTER TABLE collections ADD COLUMN pii_redaction TEXT NOT NULL DEFAULT 'keep'
     """,
+    """
+    CREATE TABLE audit_records (
+        -- The audit trail (siyada.governance.audit): append-only, hash-chained. Digests and
+        -- pseudonyms only, never the texts or the identifiers themselves.
+        seq INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        key_id TEXT,
+        action TEXT NOT NULL,
+        resource TEXT,
+        request_id TEXT,
+        outcome TEXT NOT NULL,
+        -- JSON arrays of 'sha256:<hex>' digests.
+        inputs TEXT NOT NULL,
+        outputs TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        -- HMAC of the hash under a key derived from the audit signing key.
+        mac TEXT NOT NULL
+    );
+    CREATE INDEX audit_records_tenant ON audit_records (tenant, seq);
+    CREATE TABLE audit_checkpoints (
+        -- Signed Merkle tree heads (Ed25519) over the first tree_size records.
+        tree_size INTEGER PRIMARY KEY,
+        root TEXT NOT NULL,
+        head_hash TEXT NOT NULL,
+        time TEXT NOT NULL,
+        signature TEXT NOT NULL
+    );
+    CREATE TABLE audit_state (
+        -- The Merkle tree's right edge after 'size' records: roots stay O(log n) to compute.
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        size INTEGER NOT NULL,
+        frontier TEXT NOT NULL
+    );
+    INSERT INTO audit_state (id, size, frontier) VALUES (1, 0, '[]')
+    """,
 )
 BUSY_TIMEOUT_SECONDS = 30.0
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from siyada import __version__
-from siyada.cli import access, assistant, erasure, knowledge, server
+from siyada.cli import access, assistant, audit, erasure, knowledge, server
 from siyada.cli.common import current_tenant, fail
 from siyada.cli.lang import lang_app
 from siyada.cli.pii import pii_app
@@ -31,6 +31,7 @@ app.add_typer(pii_app, name="pii")
 knowledge.register(app)
 assistant.register(app)
 access.register(app)
+audit.register(app)
 app.command("serve")(server.serve_command)
 app.command("erase")(erasure.erase_command)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from siyada.cli.common import emit, fail
+from siyada.cli.common import emit, fail, record_action
 from siyada.config import DEFAULT_TENANT, Settings
 from siyada.database import SchemaError
 from siyada.governance.access import (
@@ -105,7 +105,8 @@ def create_tenant(
             requests_per_minute=requests_per_minute,
             tokens_per_day=tokens_per_day,
         )
-        emit([_tenant_row(tenant, as_json)])
+    record_action(ctx, "tenants.create", resource=name)
+    emit([_tenant_row(tenant, as_json)])
 
 
 @tenants_app.command("update")
@@ -130,7 +131,9 @@ def update_tenant(
     if not changes:
         raise fail("nothing to change: give --pii-policy, --requests-per-minute, --tokens-per-day")
     with _directory(ctx) as directory:
-        emit([_tenant_row(directory.update_tenant(name, **changes), as_json)])
+        updated = directory.update_tenant(name, **changes)
+    record_action(ctx, "tenants.update", resource=name, inputs=[repr(sorted(changes.items()))])
+    emit([_tenant_row(updated, as_json)])
 
 
 @tenants_app.command("delete")
@@ -140,6 +143,7 @@ def delete_tenant(ctx: typer.Context, name: str) -> None:
         raise fail("the operator's own tenant cannot be deleted")
     with _directory(ctx) as directory:
         directory.delete_tenant(name)
+    record_action(ctx, "tenants.delete", resource=name)
     typer.echo(f"deleted tenant {name}")
 
 
@@ -191,6 +195,7 @@ def create_key(
             tokens_per_day=tokens_per_day,
             expires_at=expires_at,
         )
+    record_action(ctx, "keys.create", resource=f"{key.tenant}/{key.prefix} ({key.role.value})")
     if as_json:
         emit([json.dumps({**key.to_dict(), "key": secret}, ensure_ascii=False)])
         return
@@ -205,4 +210,6 @@ def create_key(
 def revoke_key(ctx: typer.Context, prefix: str, as_json: JsonFlag = False) -> None:
     """Revoke a key by its prefix; requests with it are refused from now on."""
     with _directory(ctx) as directory:
-        emit([_key_row(directory.revoke_key(prefix), as_json)])
+        revoked = directory.revoke_key(prefix)
+    record_action(ctx, "keys.revoke", resource=f"{revoked.tenant}/{revoked.prefix}")
+    emit([_key_row(revoked, as_json)])

@@ -28,7 +28,7 @@ from siyada.assistant import (
     ask,
 )
 from siyada.assistant.pipeline import MAX_SOURCES
-from siyada.cli.common import current_tenant, emit, fail, inputs, write
+from siyada.cli.common import current_tenant, emit, fail, inputs, record_action, write
 from siyada.cli.knowledge import CollectionOption, open_knowledge
 from siyada.config import Settings
 from siyada.database import SchemaError
@@ -146,7 +146,8 @@ def _answer_one(
     conversation: str | None,
     as_json: bool,
     pii_policy: PiiPolicy,
-) -> None:
+) -> str:
+    """Print the answer to one question as it streams; return its text."""
     tenant = knowledge.settings.tenant
     history = (
         conversations.history(tenant, conversation)
@@ -164,6 +165,7 @@ def _answer_one(
         privacy=PrivacyGuard(pii_policy),
     )
     streamed = False
+    text = ""
     try:
         for event in events:
             if isinstance(event, Preamble):
@@ -174,6 +176,7 @@ def _answer_one(
                     write([event.text])
                     streamed = True
             else:
+                text = event.answer
                 if conversations is not None and conversation is not None:
                     conversations.append(tenant, conversation, question, event.answer)
                 if as_json:
@@ -186,6 +189,7 @@ def _answer_one(
             write(["\n"])
             typer.echo("(the answer was cut short)", err=True)
         raise
+    return text
 
 
 def ask_command(
@@ -244,7 +248,7 @@ def ask_command(
             lines = iter([question]) if question is not None else inputs(None)
             for line in lines:
                 try:
-                    _answer_one(
+                    answer = _answer_one(
                         knowledge,
                         model,
                         line,
@@ -255,7 +259,9 @@ def ask_command(
                         as_json,
                         pii_policy,
                     )
+                    record_action(ctx, "ask", resource=collection, inputs=[line], outputs=[answer])
                 except (AssistantError, ModelError) as error:
+                    record_action(ctx, "ask", resource=collection, outcome="refused", inputs=[line])
                     if single:
                         raise
                     failed = True
@@ -390,6 +396,7 @@ def add_command(
                 make_default=make_default,
             )
     checksum = f", sha256 {record.sha256}" if record.sha256 else ""
+    record_action(ctx, "models.add", resource=record.name, inputs=[json.dumps(record.location)])
     typer.echo(f"added {record.name} ({record.backend.value}){checksum}")
 
 
@@ -437,6 +444,7 @@ def remove_command(ctx: typer.Context, name: str) -> None:
     """Unregister a model (its file, if any, is left on disk)."""
     with _registry(ctx) as registry:
         registry.remove(_settings(ctx).tenant, name)
+    record_action(ctx, "models.remove", resource=name)
     typer.echo(f"removed {name}")
 
 
@@ -445,6 +453,7 @@ def default_command(ctx: typer.Context, name: str) -> None:
     """Make a registered model the default for siyada ask."""
     with _registry(ctx) as registry:
         registry.set_default(_settings(ctx).tenant, name)
+    record_action(ctx, "models.default", resource=name)
     typer.echo(f"{name} is now the default model")
 
 
@@ -492,6 +501,7 @@ def pull_command(
         except ModelDamaged:
             target.unlink()  # it matched the checksum but is no GGUF model: do not keep it
             raise
+    record_action(ctx, "models.pull", resource=record.name, inputs=[url])
     typer.echo(f"downloaded and added {record.name}: {target}")
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ import typer
 from siyada.config import DEFAULT_TENANT, Settings
 from siyada.database import SchemaError
 from siyada.governance.access import AccessError, Tenant, open_directory
+from siyada.governance.audit import AuditError, open_audit
 from siyada.lang import parse_label
 from siyada.lang.labels import Label
 
@@ -104,6 +106,36 @@ def current_tenant(ctx: typer.Context) -> Tenant:
         raise fail(str(error)) from None
     finally:
         directory.close()
+
+
+def record_action(
+    ctx: typer.Context,
+    action: str,
+    *,
+    outcome: str = "ok",
+    resource: str | None = None,
+    sensitive_resource: bool = False,
+    inputs: Sequence[str] = (),
+    outputs: Sequence[str] = (),
+) -> None:
+    """Append what a command did to the audit trail, as done by ``cli:<user>`` (the operator
+    at this machine); texts are kept as digests only."""
+    settings: Settings = ctx.find_root().obj
+    try:
+        with open_audit(settings) as trail:
+            trail.record(
+                tenant=settings.tenant,
+                key_id=f"cli:{getpass.getuser()}",
+                action=action,
+                outcome=outcome,
+                resource=resource,
+                sensitive_resource=sensitive_resource,
+                inputs=inputs,
+                outputs=outputs,
+            )
+    except (AuditError, OSError, sqlite3.Error, SchemaError) as error:
+        message = f"{action} was done but could not be recorded in the audit trail: {error}"
+        raise fail(message, 1) from None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from siyada.assistant.conversations import Conversations
-from siyada.cli.common import emit, fail
+from siyada.cli.common import emit, fail, record_action
 from siyada.cli.knowledge import open_knowledge
 from siyada.config import Settings
 from siyada.governance.access import AccessError, open_directory
@@ -73,6 +73,17 @@ def erase_command(
         if conversations is not None:
             conversations.close()
         knowledge.close()
+    summary = json.dumps(report.to_dict(), sort_keys=True)
+    if document is not None:
+        record_action(ctx, "erase.document", resource=str(document), outputs=[summary])
+    else:
+        record_action(
+            ctx,
+            "erase.identifier",
+            resource=identifier,
+            sensitive_resource=True,
+            outputs=[summary],
+        )
     _print(report, as_json)
 
 

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from siyada.cli.common import chunks, emit, fail, inputs, label_option
+from siyada.cli.common import chunks, emit, fail, inputs, label_option, record_action
 from siyada.config import Settings
 from siyada.knowledge import Filters, KnowledgeBase, QueryResults, SearchMode
 from siyada.knowledge.embed import EmbeddingError
@@ -177,8 +177,13 @@ def ingest_command(
     finally:
         knowledge.close()
     seconds = time.perf_counter() - started
+    payload = _report_payload(collection, report, seconds)
+    outcome = "ok" if not report.failed else f"{len(report.failed)} failed"
+    record_action(
+        ctx, "ingest", resource=collection, outcome=outcome, outputs=[json.dumps(payload)]
+    )
     if as_json:
-        emit([json.dumps(_report_payload(collection, report, seconds), ensure_ascii=False)])
+        emit([json.dumps(payload, ensure_ascii=False)])
     else:
         emit(_report_lines(collection, report, seconds))
     if report.failed:
@@ -316,7 +321,7 @@ def show_collection(
     if as_json:
         emit(json.dumps(record.__dict__, ensure_ascii=False) for record in records)
         return
-    emit(f"{r.name}\t{r.format}\t{r.pages} pages\t{r.chunks} chunks" for r in records)
+    emit(f"{r.id}\t{r.name}\t{r.format}\t{r.pages} pages\t{r.chunks} chunks" for r in records)
 
 
 @collections_app.command("delete")
@@ -331,4 +336,5 @@ def delete_collection(
         raise fail(str(error)) from None
     finally:
         knowledge.close()
+    record_action(ctx, "collections.delete", resource=name)
     emit([f"deleted collection {name!r}"])

@@ -125,7 +125,7 @@ def parse_expiry(value: str) -> str:
 
 def _secret(path: Path) -> bytes:
     """The key-hashing secret, created once (mode 0600); concurrent first starts agree."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

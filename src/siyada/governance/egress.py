@@ -36,6 +36,10 @@ PRIVATE_NETWORKS: tuple[Network, ...] = tuple(
 class EgressRefused(Exception):
     """A backend call to a host that is not allowed; the message says how to allow it."""
 
+    def __init__(self, message: str, host: str) -> None:
+        super().__init__(message)
+        self.host = host
+
 
 def parse_allow_list(value: str) -> tuple[str, ...]:
     """``SIYADA_EGRESS_ALLOW``'s entries, checked; ValueError naming a bad one."""
@@ -85,13 +89,14 @@ class EgressPolicy:
             try:
                 addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
             except OSError as error:
-                raise EgressRefused(f"cannot resolve {host!r} ({error})") from None
+                raise EgressRefused(f"cannot resolve {host!r} ({error})", host) from None
         refused = [address for address in addresses if not self._address_allowed(address)]
         if refused:
             raise EgressRefused(
                 f"egress to {host} ({', '.join(refused)}) is not allowed: only loopback, private "
                 f"networks and the hosts in {ENV_EGRESS_ALLOW} may receive prompts or documents; "
-                f"the operator may add it, e.g. {ENV_EGRESS_ALLOW}={host}"
+                f"the operator may add it, e.g. {ENV_EGRESS_ALLOW}={host}",
+                host,
             )
 
 

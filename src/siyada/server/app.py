@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -18,13 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from siyada import __version__
 from siyada.config import DEFAULT_TENANT, Settings
 from siyada.server import admin_routes, errors, openai_routes, siyada_routes
+from siyada.server.asgi import ASGIApp, Message, Receive, Scope, Send
+from siyada.server.auditing import AuditMiddleware
 from siyada.server.state import ServerState
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -152,4 +147,5 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     static = resources.files("siyada.web").joinpath("static")
     app.mount("/", StaticFiles(directory=str(static), html=True), name="web")
     app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(AuditMiddleware, state=state)  # outermost: refused bodies are recorded too
     return app

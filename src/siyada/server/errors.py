@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -128,6 +129,23 @@ def _validation_message(error: RequestValidationError) -> tuple[str, str | None]
     return "invalid request: " + "; ".join(problems), param
 
 
+async def _record_egress(request: Request, error: EgressRefused) -> None:
+    """A refused backend call is an audit record of its own (the host, hashed)."""
+    principal = getattr(request.state, "principal", None)
+    state = request.app.state.siyada
+
+    def append() -> None:  # in a worker thread, with that thread's connection
+        state.audit().record(
+            tenant=principal.tenant.name if principal else "-",
+            key_id=principal.key.prefix if principal else None,
+            action="egress.refused",
+            resource=error.host,
+            outcome="refused",
+        )
+
+    await asyncio.to_thread(append)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -146,6 +164,8 @@ def install(app: FastAPI) -> None:
 
     async def service_error(request: Request, error: Exception) -> JSONResponse:
         status, code = status_of(error)
+        if isinstance(error, EgressRefused):
+            await _record_egress(request, error)
         headers = error.headers if isinstance(error, APIError) else None
         if isinstance(error, QuotaExceeded):
             headers = {"Retry-After": str(error.retry_after)}

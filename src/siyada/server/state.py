@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from siyada.config import Settings
 from siyada.governance.access import Directory, open_directory
+from siyada.governance.audit import AuditTrail, open_audit
 from siyada.governance.quotas import Quotas
 from siyada.knowledge import KnowledgeBase
 from siyada.knowledge.ingest import FileResult
@@ -81,6 +82,10 @@ class ServerState:
 
     def directory(self) -> Directory:
         found: Directory = self._per_thread("directory", lambda: open_directory(self.settings))
+        return found
+
+    def audit(self) -> AuditTrail:
+        found: AuditTrail = self._per_thread("audit", lambda: open_audit(self.settings))
         return found
 
     def quotas(self) -> Quotas:
