@@ -3,7 +3,7 @@
 //
 // Sections: API helpers (JSON, errors, server-sent events) · interface language · chat
 // (streaming answers, citations, script toggles) · sources panel · collections and models ·
-// upload with job polling · start-up.
+// upload with job polling · sign-in (API key) · start-up.
 
 import {
   DEFAULT_UI_LANGUAGE,
@@ -25,7 +25,13 @@ const API = {
   transliterate: "v1/lang/transliterate",
 };
 
-const STORAGE = { ui: "siyada.ui-language", collection: "siyada.collection" };
+const STORAGE = {
+  ui: "siyada.ui-language",
+  collection: "siyada.collection",
+  // The API key: in sessionStorage (gone with the tab) unless "remember on this device"
+  // puts it in localStorage.
+  apiKey: "siyada.api-key",
+};
 const POLL_MS = 500;
 const POLL_FAILURES_TOLERATED = 5;
 const SNIPPET_CHARS = 280;
@@ -76,6 +82,18 @@ const dom = {
   collectionName: $("#new-collection-name"),
   collectionFormError: $("#collection-form .form-error"),
   collectionCancel: $("#collection-cancel"),
+  errorTitle: $("#error .error-title"),
+  signIn: $("#sign-in"),
+  signOut: $("#sign-out"),
+  signinDialog: $("#signin-dialog"),
+  signinForm: $("#signin-form"),
+  signinLanguage: $("#signin-language"),
+  signinKey: $("#signin-key"),
+  signinRemember: $("#signin-remember"),
+  signinSubmit: $("#signin-submit"),
+  signinError: $("#signin-form .form-error"),
+  signinErrorMessage: $("#signin-form .signin-error-message"),
+  signinErrorDetail: $("#signin-form .signin-error-detail"),
 };
 
 const state = {
@@ -88,6 +106,8 @@ const state = {
   sourcesFor: null,
   collections: [],
   uploading: false,
+  /** The API key sent as "Authorization: Bearer"; null when signed out. */
+  apiKey: null,
 };
 
 /** Answer records by their message element, for clicks on citations and buttons. */
@@ -95,19 +115,32 @@ const answers = new WeakMap();
 
 const t = (key, vars) => translate(state.ui, key, vars);
 
-function storageGet(key) {
+// Web storage: "local" (kept on this device) or "session" (gone when the tab closes). Even
+// reading window.localStorage throws where storage is disabled (private mode, file://,
+// blocked cookies): then nothing is remembered and the app still works.
+const STORES = { local: () => window.localStorage, session: () => window.sessionStorage };
+
+function storageGet(key, where = "local") {
   try {
-    return localStorage.getItem(key);
+    return STORES[where]().getItem(key);
   } catch {
-    return null; // storage disabled (private mode, file://): the app still works
+    return null;
   }
 }
 
-function storageSet(key, value) {
+function storageSet(key, value, where = "local") {
   try {
-    localStorage.setItem(key, value);
+    STORES[where]().setItem(key, value);
   } catch {
     /* not remembered, nothing else lost */
+  }
+}
+
+function storageRemove(key, where = "local") {
+  try {
+    STORES[where]().removeItem(key);
+  } catch {
+    /* nothing stored there */
   }
 }
 
@@ -137,13 +170,29 @@ function setI18n(node, key, vars) {
 // API helpers
 
 class ApiError extends Error {
-  constructor({ message, type = null, code = null, status = null } = {}) {
+  constructor({ message, type = null, code = null, status = null, retryAfter = null } = {}) {
     super(message || "error");
     this.name = "ApiError";
     this.type = type;
     this.code = code;
     this.status = status;
+    /** Seconds to wait before trying again (a 429's Retry-After), or null. */
+    this.retryAfter = retryAfter;
   }
+}
+
+/** A Retry-After header (seconds, or an HTTP date) in whole seconds from now; null if none. */
+function retryAfterSeconds(value) {
+  if (value === null || value === undefined || String(value).trim() === "") return null;
+  const text = String(value).trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/** The Authorization header for the current key, to add to a request's headers. */
+function authorization() {
+  return state.apiKey ? { Authorization: `Bearer ${state.apiKey}` } : {};
 }
 
 /** The ApiError for a non-2xx response: its JSON {"error": {...}} when it has one. */
@@ -164,19 +213,31 @@ async function errorFromResponse(response) {
     type: error?.type ?? null,
     code: error?.code ?? null,
     status: response.status,
+    retryAfter: retryAfterSeconds(response.headers.get("Retry-After")),
   });
 }
 
-/** fetch, with network failures and non-2xx responses turned into ApiError. */
+/**
+ * fetch with the API key, network failures and non-2xx responses turned into ApiError.
+ * A 401 (no key, or one the server no longer accepts) also opens the sign-in dialog.
+ */
 async function request(url, options = {}) {
+  const sentKey = state.apiKey;
   let response;
   try {
-    response = await fetch(url, options);
+    response = await fetch(url, {
+      ...options,
+      headers: { ...(options.headers ?? {}), ...authorization() },
+    });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError({ message: t("error_network"), code: "network_error" });
   }
-  if (!response.ok) throw await errorFromResponse(response);
+  if (!response.ok) {
+    const error = await errorFromResponse(response);
+    if (error.status === 401) unauthorized(error, sentKey);
+    throw error;
+  }
   return response;
 }
 
@@ -246,16 +307,31 @@ async function* serverSentEvents(body) {
 // ---------------------------------------------------------------------------------------
 // Errors
 
+/** The error banner. A 401 is not shown there: the sign-in dialog says it. */
 function showError(error) {
-  const message = error instanceof Error ? error.message : String(error);
-  dom.errorMessage.textContent = message;
+  if (error instanceof ApiError && error.status === 401) return;
+  let title = "error_title";
+  if (error instanceof ApiError && error.status === 403) title = "error_forbidden";
+  if (error instanceof ApiError && error.status === 429) title = "error_rate_limited";
+  setI18n(dom.errorTitle, title);
+  dom.errorMessage.textContent = errorText(error);
   const code = error instanceof ApiError ? [error.status, error.code].filter(Boolean) : [];
   dom.errorCode.textContent = code.join(" · ");
   dom.error.hidden = false;
 }
 
+/** An error's message; for a 429, with how long to wait (the server's Retry-After). */
+function errorText(error) {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ApiError && error.status === 429 && error.retryAfter !== null) {
+    return `${message} — ${t("retry_after", { seconds: error.retryAfter })}`;
+  }
+  return message;
+}
+
 function clearError() {
   dom.error.hidden = true;
+  setI18n(dom.errorTitle, "error_title");
   dom.errorMessage.textContent = "";
   dom.errorCode.textContent = "";
 }
@@ -267,6 +343,7 @@ function setUiLanguage(ui, { remember = true } = {}) {
   state.ui = UI_LANGUAGES[ui] ? ui : DEFAULT_UI_LANGUAGE;
   if (remember) storageSet(STORAGE.ui, state.ui);
   dom.uiLanguage.value = state.ui;
+  dom.signinLanguage.value = state.ui;
   dom.html.lang = state.ui;
   dom.html.dir = UI_LANGUAGES[state.ui].dir;
   applyI18n();
@@ -875,8 +952,10 @@ function uploadFiles(files) {
   for (const file of files) form.append("files", file, file.name);
   // XMLHttpRequest rather than fetch: fetch reports no upload progress.
   const xhr = new XMLHttpRequest();
+  const sentKey = state.apiKey;
   xhr.open("POST", API.documents(collection));
   xhr.setRequestHeader("Accept", "application/json");
+  for (const [name, value] of Object.entries(authorization())) xhr.setRequestHeader(name, value);
   xhr.upload.onprogress = (event) => {
     if (event.lengthComputable && event.total > 0) {
       const fraction = event.loaded / event.total;
@@ -903,14 +982,15 @@ function uploadFiles(files) {
       return;
     }
     const error = body?.error ?? {};
-    uploadFailed(
-      new ApiError({
-        message: error.message || t("error_http", { status: xhr.status }),
-        type: error.type,
-        code: error.code,
-        status: xhr.status,
-      }),
-    );
+    const failure = new ApiError({
+      message: error.message || t("error_http", { status: xhr.status }),
+      type: error.type,
+      code: error.code,
+      status: xhr.status,
+      retryAfter: retryAfterSeconds(xhr.getResponseHeader("Retry-After")),
+    });
+    if (failure.status === 401) unauthorized(failure, sentKey);
+    uploadFailed(failure);
   };
   xhr.onerror = () => uploadFailed(new ApiError({ message: t("error_network"), code: "network_error" }));
   xhr.onabort = () => uploadFailed(new ApiError({ message: t("error_network"), code: "aborted" }));
@@ -958,7 +1038,9 @@ async function pollJob(id, collection) {
       failures = 0;
     } catch (error) {
       failures += 1;
-      if (failures >= POLL_FAILURES_TOLERATED) {
+      // A refused key is not a passing failure: stop at once (401 also asked to sign in).
+      const refused = error.status === 401 || error.status === 403;
+      if (refused || failures >= POLL_FAILURES_TOLERATED) {
         uploadFailed(error);
         return;
       }
@@ -1087,6 +1169,20 @@ function bindEvents() {
     });
   }
 
+  dom.signinForm.addEventListener("submit", signIn);
+  // The `siyada serve` link opened in a tab that already shows the app: no reload, only a
+  // new fragment.
+  window.addEventListener("hashchange", () => {
+    const key = takeKeyFromUrl();
+    if (key) useKey(key);
+  });
+  dom.signOut.addEventListener("click", signOut);
+  dom.signIn.addEventListener("click", () => openSignIn());
+  dom.signinLanguage.addEventListener("change", () => {
+    dom.uiLanguage.value = dom.signinLanguage.value;
+    dom.uiLanguage.dispatchEvent(new Event("change"));
+  });
+
   dom.upload.addEventListener("change", () => uploadFiles([...dom.upload.files]));
   dom.dropzone.addEventListener("dragover", (event) => {
     event.preventDefault();
@@ -1101,16 +1197,199 @@ function bindEvents() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Sign-in (API key)
+
+/**
+ * The key in the page's address (`#key=...`, the link `siyada serve` prints), taken out of
+ * the address bar at once: it is left in no history entry, bookmark or shared link.
+ */
+function takeKeyFromUrl() {
+  const fragment = window.location.hash.replace(/^#/, "");
+  if (!fragment) return null;
+  const params = new URLSearchParams(fragment);
+  if (!params.has("key")) return null;
+  const key = cleanKey(params.get("key"));
+  params.delete("key");
+  const rest = params.toString();
+  const { pathname, search } = window.location;
+  try {
+    history.replaceState(history.state, "", `${pathname}${search}${rest ? `#${rest}` : ""}`);
+  } catch {
+    window.location.hash = rest; // no History API (a sandboxed frame): at least drop the key
+  }
+  return key || null;
+}
+
+/** A pasted key without the spaces around it, or a "Bearer " copied with it. */
+function cleanKey(value) {
+  return String(value ?? "")
+    .trim()
+    .replace(/^Bearer\s+/i, "");
+}
+
+/** The stored key: this tab's, else the one remembered on this device. */
+function storedKey() {
+  return storageGet(STORAGE.apiKey, "session") || storageGet(STORAGE.apiKey, "local") || null;
+}
+
+function keyRememberedOnDevice() {
+  return Boolean(storageGet(STORAGE.apiKey, "local"));
+}
+
+function rememberKey(key, onDevice) {
+  storageSet(STORAGE.apiKey, key, onDevice ? "local" : "session");
+  storageRemove(STORAGE.apiKey, onDevice ? "session" : "local");
+}
+
+function forgetKey() {
+  state.apiKey = null;
+  storageRemove(STORAGE.apiKey, "session");
+  storageRemove(STORAGE.apiKey, "local");
+  updateAccount();
+}
+
+/** "Sign out" while a key is in use, "Sign in" while none is. */
+function updateAccount() {
+  dom.signOut.hidden = !state.apiKey;
+  dom.signIn.hidden = Boolean(state.apiKey);
+}
+
+/**
+ * A 401: the key sent was refused (unknown, revoked, expired) or none was sent. The key is
+ * forgotten and the sign-in dialog asks for another; nothing is retried until the user signs
+ * in, so a refused key cannot loop. A late answer to a request sent with an older key says
+ * nothing about the current one and is left alone.
+ */
+function unauthorized(error, sentKey) {
+  if (sentKey !== state.apiKey) return;
+  if (state.apiKey) {
+    dom.signinRemember.checked = keyRememberedOnDevice();
+    forgetKey();
+  }
+  openSignIn(error);
+}
+
+function openSignIn(error = null) {
+  setSignInError(error);
+  if (!dom.signinDialog.open) {
+    dom.signinKey.value = "";
+    dom.signinDialog.showModal();
+  }
+  dom.signinKey.focus();
+}
+
+function setSignInError(error) {
+  if (!error) {
+    dom.signinError.hidden = true;
+    dom.signinErrorMessage.textContent = "";
+    delete dom.signinErrorMessage.dataset.i18n;
+    dom.signinErrorDetail.textContent = "";
+    return;
+  }
+  if (error instanceof ApiError && error.status === 401) {
+    // The server's own words (in English, naming the key file) stay as the detail.
+    const key = error.code === "missing_api_key" ? "sign_in_needed" : "sign_in_rejected";
+    setI18n(dom.signinErrorMessage, key);
+    // Isolated: an English message keeps its order, aligned with the dialog's direction.
+    dom.signinErrorDetail.replaceChildren(h("bdi", { text: error.message }));
+  } else {
+    delete dom.signinErrorMessage.dataset.i18n;
+    dom.signinErrorMessage.textContent = errorText(error);
+    dom.signinErrorDetail.textContent = "";
+  }
+  dom.signinError.hidden = false;
+}
+
+/** The signed-in view: the key's collections and the models. Throws the first failure. */
+async function loadAccountData() {
+  const results = await Promise.allSettled([loadCollections(), loadModels()]);
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const key = cleanKey(dom.signinKey.value);
+  if (!key) {
+    dom.signinKey.focus();
+    return;
+  }
+  // An HTTP header holds printable ASCII only (a Siyada key always does).
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    setSignInError(new Error(t("sign_in_malformed")));
+    dom.signinKey.focus();
+    return;
+  }
+  dom.signinSubmit.disabled = true;
+  dom.signinDialog.setAttribute("aria-busy", "true");
+  setSignInError(null);
+  clearError(); // what the page showed was about the previous key
+  state.apiKey = key;
+  try {
+    await loadAccountData();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      // Refused: unauthorized() forgot the key and said why; the dialog stays.
+      dom.signinKey.focus();
+      dom.signinKey.select();
+      return;
+    }
+    showError(error); // the key may be fine (a network failure, a quota): keep it
+  } finally {
+    dom.signinSubmit.disabled = false;
+    dom.signinDialog.setAttribute("aria-busy", "false");
+  }
+  if (state.apiKey !== key) return;
+  rememberKey(key, dom.signinRemember.checked);
+  updateAccount();
+  dom.signinKey.value = "";
+  dom.signinDialog.close();
+  dom.question.focus();
+}
+
+/** Signs in with a key from the address (not checked first: a 401 opens the dialog). */
+async function useKey(key) {
+  // Kept where the previous key was: on the device if it was remembered there.
+  rememberKey(key, keyRememberedOnDevice());
+  state.apiKey = key;
+  updateAccount();
+  if (dom.signinDialog.open) dom.signinDialog.close();
+  clearError();
+  try {
+    await loadAccountData();
+  } catch (error) {
+    showError(error); // a 401 opened the sign-in dialog instead
+  }
+}
+
+function signOut() {
+  forgetKey();
+  newConversation();
+  resetUploadReport();
+  state.collections = [];
+  dom.collection.replaceChildren(setI18n(h("option", { value: "" }), "no_collection"));
+  dom.model.replaceChildren(setI18n(h("option", { value: "" }), "no_models"));
+  updateCollectionInfo();
+  dom.signinRemember.checked = false;
+  openSignIn();
+}
+
+// ---------------------------------------------------------------------------------------
 // Start-up
 
 async function start() {
+  const fromUrl = takeKeyFromUrl(); // first: the key leaves the address bar at once
   const stored = storageGet(STORAGE.ui);
   setUiLanguage(stored && UI_LANGUAGES[stored] ? stored : DEFAULT_UI_LANGUAGE, { remember: false });
   bindEvents();
   renderSources();
-  const results = await Promise.allSettled([loadCollections(), loadModels()]);
-  const failed = results.find((result) => result.status === "rejected");
-  if (failed) showError(failed.reason);
+  dom.signinRemember.checked = keyRememberedOnDevice();
+  const key = fromUrl ?? storedKey();
+  if (key) await useKey(key);
+  else {
+    updateAccount();
+    openSignIn();
+  }
 }
 
 start();
