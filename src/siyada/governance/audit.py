@@ -990,15 +990,16 @@ class AuditTrail:
             )
             descriptor, partial = tempfile.mkstemp(dir=self.audit_dir, prefix=".key-")
             try:
-                os.fchmod(descriptor, 0o600)
-                os.write(descriptor, fresh)
-                os.fsync(descriptor)
-                os.close(descriptor)
+                # Closed once, here: closing a descriptor twice may close another thread's
+                # file or socket that got the same number in between.
+                with os.fdopen(descriptor, "wb") as handle:
+                    os.fchmod(handle.fileno(), 0o600)
+                    handle.write(fresh)
+                    handle.flush()
+                    os.fsync(handle.fileno())
                 with suppress(FileExistsError):  # another process made one first: use it
                     os.link(partial, path)
             finally:
-                with suppress(OSError):
-                    os.close(descriptor)
                 os.unlink(partial)
         try:
             private = serialization.load_pem_private_key(path.read_bytes(), password=None)
