@@ -27,9 +27,11 @@ from siyada.governance.access import (
 )
 from siyada.governance.quotas import QuotaExceeded, Quotas
 from siyada.knowledge import KnowledgeBase
+from siyada.models import ModelCard, ModelRegistry
 from siyada.server import create_app
 from tests.cli import siyada
 from tests.live_server import serving
+from tests.openai_server import Script, openai_server
 
 # The role each route needs; every route in the OpenAPI schema must be listed here, so that a
 # new route cannot be added without deciding who may call it.
@@ -464,3 +466,42 @@ def test_no_tenant_ever_sees_another_tenants_data(
             )
             assert not {s for s in every_secret - owned[tenant] if s in returned}
             assert (searched.returncode == 0) == (collection in plan[int(tenant[1:])])
+
+
+def test_tokens_are_charged_for_cut_streams_and_embeddings(tmp_path: Path) -> None:
+    directory = _directory(tmp_path)
+    key, secret = directory.create_key(DEFAULT_TENANT, Role.READER)
+    directory.close()
+    registry = ModelRegistry(tmp_path / "siyada.db")
+    quotas = Quotas(tmp_path / "siyada.db")
+    words = " ".join(f"kalima{n}" for n in range(200))
+    with openai_server(Script(reply=words, token_delay=0.02)) as (backend, _):
+        registry.add_openai(DEFAULT_TENANT, "slow", [backend], model_id="tiny", card=ModelCard())
+        registry.close()
+        with serving(create_app(_settings(tmp_path))) as (url, _):
+            body = {
+                "model": "slow",
+                "stream": True,
+                "messages": [{"role": "user", "content": "ahki liya"}],
+            }
+            with httpx.stream(
+                "POST", f"{url}/v1/chat/completions", json=body, headers=_bearer(secret)
+            ) as response:
+                for line in response.iter_lines():
+                    if "kalima3" in line:
+                        break  # the client goes away mid-answer
+            charged = 0
+            for _ in range(100):
+                charged = quotas.usage(f"key:{key.id}")["tokens"]
+                if charged:
+                    break
+                time.sleep(0.05)
+            assert 0 < charged < len(words)
+            embedded = httpx.post(
+                f"{url}/v1/embeddings",
+                json={"model": "e5", "input": ["salam " * 50]},
+                headers=_bearer(secret),
+            )
+            assert embedded.status_code == 200
+            assert quotas.usage(f"key:{key.id}")["tokens"] > charged
+    quotas.close()

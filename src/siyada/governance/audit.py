@@ -1146,6 +1146,40 @@ class AuditTrail:
         and only their digests kept; ``input_digests`` and ``output_digests`` are digests the
         caller computed already (``digest()``'s form, e.g. of a body hashed as it streamed),
         recorded after those. A ``sensitive_resource`` is kept as ``pseudonym()``."""
+        return self.record_batch(
+            [
+                self.entry(
+                    tenant=tenant,
+                    action=action,
+                    outcome=outcome,
+                    key_id=key_id,
+                    resource=resource,
+                    request_id=request_id,
+                    inputs=inputs,
+                    outputs=outputs,
+                    sensitive_resource=sensitive_resource,
+                    input_digests=input_digests,
+                    output_digests=output_digests,
+                )
+            ]
+        )
+
+    def entry(
+        self,
+        *,
+        tenant: str,
+        action: str,
+        outcome: str,
+        key_id: str | None = None,
+        resource: str | None = None,
+        request_id: str | None = None,
+        inputs: Sequence[str | bytes] = (),
+        outputs: Sequence[str | bytes] = (),
+        sensitive_resource: bool = False,
+        input_digests: Sequence[str] = (),
+        output_digests: Sequence[str] = (),
+    ) -> AuditRecord:
+        """A record to append with ``record_batch`` (checked now; ``record``'s arguments)."""
         for name, value in (("tenant", tenant), ("action", action), ("outcome", outcome)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty string")
@@ -1170,7 +1204,7 @@ class AuditTrail:
                 raise ValueError(f"{name} must be a sequence of 'sha256:<64 hex digits>'")
         if sensitive_resource and resource is not None:
             resource = self.pseudonym(resource)
-        entry = AuditRecord(
+        return AuditRecord(
             seq=0,
             time="",
             tenant=_clean(tenant),
@@ -1184,18 +1218,24 @@ class AuditTrail:
             prev_hash=GENESIS,
             hash="",
         )
+
+    def record_batch(self, batch: Sequence[AuditRecord]) -> int:
+        """Append ``entry()``s in one transaction, with one signed head; returns the last
+        sequence number. A server appends what its requests did this way, many at a time."""
+        if not batch:
+            raise ValueError("nothing to record")
         with self._appending():
             keys = self._keys_or_create()
             head_read = self._read_head()
             with self._write_transaction():
                 last_seq, last_hash = self._last()
                 frontier = self._frontier(last_seq)
-                entries = [entry]
+                entries = list(batch)
                 problem = self._head_problem(keys, head_read, last_seq, last_hash, frontier)
                 if problem is not None:
                     log.error("audit trail: the log does not match its signed head: %s", problem)
                     gap = replace(
-                        entry,
+                        entries[0],
                         tenant=_OPERATOR_TENANT,
                         key_id=None,
                         action=GAP_ACTION,

@@ -76,6 +76,8 @@ class Quotas:
         minute = int(now // MINUTE) * MINUTE
         day = int(now // DAY) * DAY
         limits = [limit for limit in _limits(key, tenant) if limit.requests_per_minute is not None]
+        if not limits and all(limit.tokens_per_day is None for limit in _limits(key, tenant)):
+            return  # nothing to count: no write (every request would queue for the lock)
         with transaction(self._db):
             for limit in _limits(key, tenant):
                 if limit.tokens_per_day is not None and (
@@ -108,6 +110,7 @@ class Quotas:
         now = time.time() if now is None else now
         day = int(now // DAY) * DAY
         with transaction(self._db):
+            # Counted even with no limit: a limit set later applies to the day so far.
             for limit in _limits(key, tenant):
                 self._add(limit.subject, "tokens", day, tokens)
 

@@ -147,5 +147,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     static = resources.files("siyada.web").joinpath("static")
     app.mount("/", StaticFiles(directory=str(static), html=True), name="web")
     app.add_middleware(BodyLimit, limits=limits)
-    app.add_middleware(AuditMiddleware, state=state)  # outermost: refused bodies are recorded too
+    app.add_middleware(
+        AuditMiddleware, writer=state.audit
+    )  # outermost: refused bodies are recorded too
     return app

@@ -8,20 +8,94 @@ import asyncio
 import hashlib
 import json
 import logging
+import queue
+import threading
 import uuid
 from typing import Any
 
+from starlette.routing import Route
+
+from siyada.config import Settings
+from siyada.governance.audit import open_audit
+from siyada.governance.pii import mask
 from siyada.server.asgi import ASGIApp, Message, Receive, Scope, Send
-from siyada.server.state import ServerState
 
 logger = logging.getLogger("siyada.audit")
 AUDITED_PREFIX = "/v1/"
+MAX_PENDING = 10_000
+"""Records waiting to be written; requests wait for room beyond this (back-pressure)."""
+MAX_BATCH = 500
+_STOP = object()
+
+
+class AuditWriter:
+    """One thread appends the server's audit records, many per transaction and signed head:
+    an append waits for the disk, and one at a time would cap the server at a few hundred
+    requests a second. ``close()`` writes what is still queued."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=MAX_PENDING)
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, **fields: Any) -> None:
+        """Queue a record (``AuditTrail.record``'s arguments); waits while the queue is full."""
+        try:
+            self._queue.put_nowait(fields)
+        except queue.Full:
+            await asyncio.to_thread(self._queue.put, fields)
+
+    def _batch(self) -> tuple[list[dict[str, Any]], bool]:
+        """The records queued now (at least one: waits for it), and whether to stop after."""
+        items = [self._queue.get()]
+        while len(items) < MAX_BATCH:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return [item for item in items if isinstance(item, dict)], _STOP in items
+
+    def _run(self) -> None:
+        trail = open_audit(self._settings)
+        try:
+            stopping = False
+            while not stopping:
+                batch, stopping = self._batch()
+                entries = []
+                for fields in batch:
+                    try:
+                        entries.append(trail.entry(**fields))
+                    except ValueError:
+                        logger.exception("a malformed audit record was left out: %r", fields)
+                if entries:
+                    try:
+                        trail.record_batch(entries)
+                    except Exception:  # logged: the server goes on answering
+                        logger.exception("could not append %d audit records", len(entries))
+        finally:
+            trail.close()
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=60)
+
+
+def _action_and_resource(scope: Scope) -> tuple[str, str | None]:
+    """The route's template (not the path a client typed) and its parameters, with personal
+    identifiers masked: the trail keeps no client text it cannot erase."""
+    route = scope.get("route")
+    if not isinstance(route, Route):
+        return f"{scope['method']} (no such route)", None
+    parameters = {name: mask(str(value)) for name, value in scope.get("path_params", {}).items()}
+    resource = json.dumps(parameters, ensure_ascii=False, sort_keys=True) if parameters else None
+    return f"{scope['method']} {route.path}", resource
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+    def __init__(self, app: ASGIApp, writer: AuditWriter) -> None:
         self.app = app
-        self.state = state
+        self.writer = writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIX):
@@ -52,37 +126,15 @@ class AuditMiddleware:
         try:
             await self.app(scope, hashing_receive, hashing_send)
         finally:
-            await self._record(scope, request_id, status, received, sent)
-
-    async def _record(
-        self,
-        scope: Scope,
-        request_id: str,
-        status: int,
-        received: Any,
-        sent: Any,
-    ) -> None:
-        principal = scope.get("state", {}).get("principal")
-        route = scope.get("route")
-        template = getattr(route, "path", None) or scope["path"]
-        parameters = scope.get("path_params") or {}
-        resource = (
-            json.dumps(parameters, ensure_ascii=False, sort_keys=True) if parameters else None
-        )
-
-        def append() -> None:  # in a worker thread, with that thread's connection
-            self.state.audit().record(
+            principal = scope.get("state", {}).get("principal")
+            action, resource = _action_and_resource(scope)
+            await self.writer.submit(
                 tenant=principal.tenant.name if principal else "-",
                 key_id=principal.key.prefix if principal else None,
-                action=f"{scope['method']} {template}",
+                action=action,
                 resource=resource,
                 request_id=request_id,
                 outcome=str(status),
                 input_digests=[f"sha256:{received.hexdigest()}"],
                 output_digests=[f"sha256:{sent.hexdigest()}"],
             )
-
-        try:
-            await asyncio.to_thread(append)
-        except Exception:  # the answer is sent already: log, never fail the request
-            logger.exception("could not append the audit record of request %s", request_id)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -130,20 +129,15 @@ def _validation_message(error: RequestValidationError) -> tuple[str, str | None]
 
 
 async def _record_egress(request: Request, error: EgressRefused) -> None:
-    """A refused backend call is an audit record of its own (the host, hashed)."""
+    """A refused backend call is an audit record of its own."""
     principal = getattr(request.state, "principal", None)
-    state = request.app.state.siyada
-
-    def append() -> None:  # in a worker thread, with that thread's connection
-        state.audit().record(
-            tenant=principal.tenant.name if principal else "-",
-            key_id=principal.key.prefix if principal else None,
-            action="egress.refused",
-            resource=error.host,
-            outcome="refused",
-        )
-
-    await asyncio.to_thread(append)
+    await request.app.state.siyada.audit.submit(
+        tenant=principal.tenant.name if principal else "-",
+        key_id=principal.key.prefix if principal else None,
+        action="egress.refused",
+        resource=error.host,
+        outcome="refused",
+    )
 
 
 def install(app: FastAPI) -> None:

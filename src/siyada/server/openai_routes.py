@@ -101,11 +101,19 @@ def _events(
         raise APIError(
             429, "too many answers are being generated at once; retry shortly", code="busy"
         )
+    produced: list[str] = []
     try:
-        yield from _answer(state, principal, body, completion, model)
+        for piece in _answer(state, principal, body, completion, model):
+            produced.append(piece)
+            yield piece
     finally:
         if model.generative:
             generations.release()
+        # Here, in the worker thread, whatever ended the answer (its end, an error, the client
+        # going away): what was generated counts against the quota.
+        if produced or completion.usage is not None:
+            usage = _usage(completion, body, "".join(produced))
+            state.quotas().charge_tokens(principal.key, principal.tenant, usage["total_tokens"])
 
 
 def _answer(
@@ -209,7 +217,10 @@ def _usage(completion: Completion, body: ChatCompletionRequest, text: str) -> di
     if completion.usage is not None:
         prompt, answer = completion.usage.prompt_tokens, completion.usage.completion_tokens
     else:
-        prompt = sum(completion.count_tokens(m.text()) for m in body.messages)
+        sources = (completion.extra or {}).get("sources", [])
+        prompt = sum(completion.count_tokens(m.text()) for m in body.messages) + sum(
+            completion.count_tokens(source["text"]) for source in sources
+        )
         answer = completion.count_tokens(text)
     return {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}
 
@@ -308,7 +319,6 @@ async def chat_completions(
             pump.stop()
         text = "".join(pieces)
         usage = _usage(completion, body, text)
-        await _charge(state, principal, usage)
         result: dict[str, Any] = {
             "id": completion.id,
             "object": "chat.completion",
@@ -346,7 +356,6 @@ async def chat_completions(
             pump.stop()
         yield _chunk(completion, {}, completion.finish_reason, completion.extra)
         usage = _usage(completion, body, "".join(text))
-        await _charge(state, principal, usage)
         if body.stream_options is not None and body.stream_options.include_usage:
             chunk = {
                 "id": completion.id,
@@ -364,15 +373,6 @@ async def chat_completions(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-async def _charge(state: ServerState, principal: Principal, usage: dict[str, int]) -> None:
-    """Count the answer's tokens against the key's and the tenant's daily quota."""
-
-    def charge() -> None:  # in a worker thread, with that thread's connection
-        state.quotas().charge_tokens(principal.key, principal.tenant, usage["total_tokens"])
-
-    await asyncio.to_thread(charge)
 
 
 def _encode(vector: Any, encoding: str) -> list[float] | str:
@@ -398,7 +398,8 @@ def embeddings(request: Request, principal: Reader, body: EmbeddingsRequest) -> 
     vectors = (embedder.embed_queries if body.input_type == "query" else embedder.embed_passages)(
         texts
     )
-    tokens = sum(len(text.split()) for text in texts)
+    tokens = sum(estimate_tokens(text) for text in texts)
+    _state(request).quotas().charge_tokens(principal.key, principal.tenant, tokens)
     return {
         "object": "list",
         "data": [

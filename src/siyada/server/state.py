@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 from siyada.config import Settings
 from siyada.governance.access import Directory, open_directory
-from siyada.governance.audit import AuditTrail, open_audit
 from siyada.governance.quotas import Quotas
 from siyada.knowledge import KnowledgeBase
 from siyada.knowledge.ingest import FileResult
 from siyada.models import ChatModel, ModelRegistry
 from siyada.models.registry import Backend, ModelRecord, build_model
+from siyada.server.auditing import AuditWriter
 
 MAX_JOBS_KEPT = 1000
 
@@ -58,6 +58,7 @@ class ServerState:
         self._models: dict[tuple[str, str], ChatModel] = {}
         self._lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
+        self.audit = AuditWriter(settings)
         # One ingest at a time: it is CPU-bound (parsing, embedding) and writes the store.
         self._ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
@@ -82,10 +83,6 @@ class ServerState:
 
     def directory(self) -> Directory:
         found: Directory = self._per_thread("directory", lambda: open_directory(self.settings))
-        return found
-
-    def audit(self) -> AuditTrail:
-        found: AuditTrail = self._per_thread("audit", lambda: open_audit(self.settings))
         return found
 
     def quotas(self) -> Quotas:
@@ -170,3 +167,4 @@ class ServerState:
             model.close()
         for resource in opened:
             resource.close()
+        self.audit.close()
