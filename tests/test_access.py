@@ -351,6 +351,8 @@ def test_cli_tenants_and_keys(tmp_path: Path) -> None:
     directory = _directory(tmp_path)
     assert directory.authenticate(secret)[1].name == "tanger"
     directory.close()
+    scoped = siyada(tmp_path, "--tenant", "tanger", "keys", "create", "--role", "admin", "--json")
+    assert json.loads(scoped.stdout)["tenant"] == "tanger"  # never the operator's tenant
     listed = siyada(tmp_path, "keys", "list", "--tenant", "tanger")
     assert secret not in listed.stdout and "editor" in listed.stdout
     prefix = secret.split("_")[1]

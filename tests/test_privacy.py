@@ -63,6 +63,10 @@ def home(tmp_path_factory: pytest.TempPathFactory, backend: tuple[str, Script]) 
     sources = home.parent / f"{home.name}-sources"
     sources.mkdir()
     (sources / "dossier.md").write_text(DOSSIER)
+    # Named by the CIN, which the text gives with no context word: still never sent raw.
+    (sources / f"suivi-{CIN}.md").write_text(
+        f"# Suivi\n\nLe dossier {CIN} est complet : bourse accordée pour l'année.\n"
+    )
     directory = open_directory(_settings(home))
     for policy in PiiPolicy:
         directory.create_tenant(policy.value, pii_policy=policy)
@@ -129,6 +133,23 @@ def test_pseudonymized_backend_never_sees_identifiers_and_answer_is_restored(
         )
     assert CIN in text and "[CIN_" not in text
     assert not any(raw in _sent(script) for raw in RAW)
+
+
+def test_identifiers_without_context_words_are_pseudonymized_too(
+    home: Path, base_url: str, backend: tuple[str, Script]
+) -> None:
+    script = backend[1]
+    script.requests.clear()
+    headers = _key(home, "pseudonymize", Role.READER)
+    answer = _ask(base_url, headers, f"Le dossier {CIN} est-il complet ?")
+    assert answer.status_code == 200, answer.text
+    sent = _sent(script)
+    assert CIN not in sent and "[CIN_1]" in sent
+    assert CIN in answer.json()["choices"][0]["message"]["content"]
+    sources = answer.json()["siyada"]["sources"]
+    assert any(CIN in source["document"] for source in sources)  # the caller sees real names
+    masked = _ask(base_url, _key(home, "mask", Role.READER), f"Le dossier {CIN} est complet ?")
+    assert masked.status_code == 200 and CIN not in _sent(script)
 
 
 def test_plain_chat_is_pseudonymized_too(

@@ -196,6 +196,13 @@ def ask(
     )
     policy = script_policy(label, options.arabizi, generative=model.generative)
     privacy = privacy or PrivacyGuard(PiiPolicy.PSEUDONYMIZE)
+    privacy.learn(
+        [
+            question,
+            *(turn.content for turn in history),
+            *(text for hit in hits for text in (hit.chunk.text, hit.chunk.document)),
+        ]
+    )
     sent_question = privacy.outgoing(question, from_asker=True)
     sent_history = [
         Message(turn.role, privacy.outgoing(turn.content, from_asker=turn.role == "user"))
@@ -207,7 +214,7 @@ def ask(
                 n,
                 privacy.outgoing(hit.chunk.text),
                 hit.chunk.language,
-                hit.chunk.document,
+                privacy.outgoing(hit.chunk.document),
                 hit.chunk.page,
             )
             for n, hit in enumerate(hits, start=1)

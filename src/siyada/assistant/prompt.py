@@ -7,6 +7,7 @@ character); an Arabizi question comes with its Arabic-script transliteration.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -20,6 +21,7 @@ from siyada.models.base import Message, Passage
 MESSAGE_OVERHEAD_TOKENS = 8
 """Tokens a chat template adds around each message (role markers)."""
 HISTORY_MESSAGES = 6
+_PLACEHOLDER = re.compile(r"(\[[A-Z]+(?:_[0-9]+)?\])")
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +79,13 @@ def _question(question: str, policy: ScriptPolicy) -> str:
             )
         )
     if policy.question is Label.ARY_LATN:
-        arabic = transliterate(question, Label.ARY_LATN, Label.ARY_ARAB)
+        # Placeholders for personal data ([CIN_1], [PHONE]) stay as they are, to be restored.
+        arabic = "".join(
+            part
+            if _PLACEHOLDER.fullmatch(part)
+            else transliterate(part, Label.ARY_LATN, Label.ARY_ARAB)
+            for part in _PLACEHOLDER.split(question)
+        )
         return str(texts["question_in_arabizi"].format(question=question, arabic=arabic))
     return question
 

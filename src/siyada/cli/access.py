@@ -147,6 +147,12 @@ def delete_tenant(ctx: typer.Context, name: str) -> None:
     typer.echo(f"deleted tenant {name}")
 
 
+def _global_tenant(ctx: typer.Context) -> str | None:
+    """``siyada --tenant NAME`` (or SIYADA_TENANT) when given, else None."""
+    settings: Settings = ctx.find_root().obj
+    return None if settings.tenant == DEFAULT_TENANT else settings.tenant
+
+
 def _key_row(key: ApiKey, as_json: bool) -> str:
     if as_json:
         return json.dumps(key.to_dict(), ensure_ascii=False)
@@ -158,18 +164,23 @@ def _key_row(key: ApiKey, as_json: bool) -> str:
 @keys_app.command("list")
 def list_keys(
     ctx: typer.Context,
-    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant's keys (default: every tenant's).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List keys (prefix, tenant, role, state); secrets are never shown again."""
     with _directory(ctx) as directory:
-        emit(_key_row(key, as_json) for key in directory.keys(tenant))
+        emit(_key_row(key, as_json) for key in directory.keys(tenant or _global_tenant(ctx)))
 
 
 @keys_app.command("create")
 def create_key(
     ctx: typer.Context,
-    tenant: Annotated[str, typer.Option(help="The tenant the key acts for.")] = DEFAULT_TENANT,
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="The tenant the key acts for (default: siyada --tenant, else default)."),
+    ] = None,
     role: Annotated[
         Role, typer.Option(help="reader: ask, search; editor: and documents; admin.")
     ] = (Role.READER),
@@ -186,9 +197,10 @@ def create_key(
         expires_at = parse_expiry(expires) if expires else None
     except ValueError as error:
         raise fail(str(error)) from None
+    chosen = tenant or ctx.find_root().obj.tenant
     with _directory(ctx) as directory:
         key, secret = directory.create_key(
-            tenant,
+            chosen,
             role,
             name,
             requests_per_minute=requests_per_minute,

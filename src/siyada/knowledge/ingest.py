@@ -201,7 +201,7 @@ def ingest_file(
         return FileResult(source.name, Outcome.FAILED, reason[:300])
     document = NewDocument(
         path=str(source.path),
-        name=source.name,
+        name=mask(source.name) if collection.pii_redaction == "mask" else source.name,
         content_hash=content_hash,
         size=len(data),
         pages=parsed.pages,

@@ -134,6 +134,7 @@ def _answer(
                 code="grounding_required",
                 param="siyada",
             )
+        privacy.learn(m.text() for m in messages)
         request = ChatRequest(
             tuple(
                 Message(

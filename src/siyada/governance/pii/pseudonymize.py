@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
 
-from siyada.governance.pii.recognizers import canonical, replace_entities, scan
+from siyada.governance.pii.recognizers import Entity, canonical, replace_entities, scan
 from siyada.governance.pii.tables import DEFAULT_MIN_SCORE, ENTITY_TYPES
 
 NUMBERED_PLACEHOLDER = re.compile(r"\[(" + "|".join(ENTITY_TYPES) + r")_([0-9]+)\]")
@@ -19,6 +19,28 @@ _TYPE_PREFIXES = frozenset(name[:size] for name in ENTITY_TYPES for size in rang
 _PARTIAL_NUMBER = re.compile(
     r"\[(?:" + "|".join(ENTITY_TYPES) + r")_[0-9]{0," + str(_MAX_NUMBER_DIGITS) + r"}"
 )
+
+
+def with_known_spellings(
+    text: str, entities: list[Entity], spellings: Mapping[str, str]
+) -> list[Entity]:
+    """``entities`` plus every occurrence in ``text`` of a spelling already identified
+    elsewhere (``spelling -> type``): a CIN found next to "numéro de CIN" in the question is
+    also replaced where a passage names it with no context word."""
+    if not spellings:
+        return entities
+    pattern = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(re.escape(spelling) for spelling in sorted(spellings, key=len, reverse=True))
+        + r")(?!\w)"
+    )
+    taken = [(entity.start, entity.end) for entity in entities]
+    extra = [
+        Entity(spellings[match.group()], match.start(), match.end(), match.group(), True, 1.0)
+        for match in pattern.finditer(text)
+        if not any(start < match.end() and match.start() < end for start, end in taken)
+    ]
+    return sorted([*entities, *extra], key=lambda entity: entity.start)
 
 
 def _could_become_placeholder(tail: str) -> bool:
@@ -46,6 +68,7 @@ class Pseudonymizer:
         self._originals: dict[str, str] = {}
         self._counters: dict[str, int] = {}
         self._taken: set[str] = set()
+        self._spellings: dict[str, str] = {}
 
     def _placeholder(self, entity_type: str, value: str) -> str:
         key = (entity_type, canonical(entity_type, value))
@@ -62,11 +85,22 @@ class Pseudonymizer:
             self._originals[placeholder] = value
         return placeholder
 
+    def learn(self, text: str) -> None:
+        """Note the identifiers in ``text`` without replacing them: call it on every text of
+        an exchange first, so that a value is replaced wherever it appears, even in a text
+        pseudonymized before the one that showed it is an identifier."""
+        for entity in scan(text, types=self._types, min_score=self._min_score):
+            self._spellings.setdefault(entity.text, entity.type)
+
     def pseudonymize(self, text: str) -> str:
-        """``text`` with every identifier replaced by its placeholder."""
+        """``text`` with every identifier replaced by its placeholder (also values this
+        instance identified in other texts, wherever they appear)."""
         if "[" in text:
             self._taken.update(match.group(0) for match in NUMBERED_PLACEHOLDER.finditer(text))
         entities = scan(text, types=self._types, min_score=self._min_score)
+        for entity in entities:
+            self._spellings.setdefault(entity.text, entity.type)
+        entities = with_known_spellings(text, entities, self._spellings)
         if not entities:
             return text
         return replace_entities(text, entities, lambda e: self._placeholder(e.type, e.text))
