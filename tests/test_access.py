@@ -228,6 +228,17 @@ def test_tenant_admins_manage_only_their_own_tenant(
     assert httpx.post(f"{base_url}/v1/tenants", headers=casa, json={"name": "x"}).status_code == 403
     listed = httpx.get(f"{base_url}/v1/tenants", headers=casa).json()["data"]
     assert [tenant["name"] for tenant in listed] == ["casa"]
+    model = {"name": "vllm", "urls": ["http://127.0.0.1:9/v1"], "model_id": "m"}
+    assert httpx.post(f"{base_url}/v1/models", headers=casa, json=model).status_code == 403
+    for_casa = httpx.post(
+        f"{base_url}/v1/models", headers=operator, json={**model, "tenant": "casa"}
+    )
+    assert for_casa.status_code == 201, for_casa.text
+    casa_models = [m["id"] for m in httpx.get(f"{base_url}/v1/models", headers=casa).json()["data"]]
+    assert "vllm" in casa_models
+    operator_models = httpx.get(f"{base_url}/v1/models", headers=operator).json()["data"]
+    assert "vllm" not in [m["id"] for m in operator_models]
+    assert httpx.delete(f"{base_url}/v1/models/vllm", headers=casa).status_code == 200
     default_key = httpx.get(f"{base_url}/v1/keys", headers=operator).json()["data"][0]["prefix"]
     assert httpx.delete(f"{base_url}/v1/keys/{default_key}", headers=casa).status_code == 404
 

@@ -88,7 +88,7 @@ class EgressPolicy:
         else:
             try:
                 addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
-            except OSError as error:
+            except (OSError, ValueError) as error:  # UnicodeError for names like "a..b"
                 raise EgressRefused(f"cannot resolve {host!r} ({error})", host) from None
         refused = [address for address in addresses if not self._address_allowed(address)]
         if refused:

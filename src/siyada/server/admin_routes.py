@@ -1,7 +1,8 @@
 """Administration: tenants, API keys and models (role ``admin``).
 
-An admin manages its own tenant's keys and models; only the operator's admins (the ``default``
-tenant's) create, change and delete tenants and act on other tenants.
+An admin manages its own tenant's keys and removes its models; only the operator's admins (the
+``default`` tenant's) register model endpoints, create, change and delete tenants, and act on
+other tenants.
 """
 
 from __future__ import annotations
@@ -116,12 +117,21 @@ def revoke_key(request: Request, principal: Admin, prefix: str) -> dict[str, Any
 
 @router.post("/models", status_code=201)
 def add_model(request: Request, principal: Admin, body: ModelCreate) -> dict[str, Any]:
-    """Register an OpenAI-compatible endpoint pool for the caller's tenant."""
+    """Register an OpenAI-compatible endpoint pool for a tenant (the operator's admins only:
+    an endpoint is a host on the institution's network that prompts will be sent to)."""
+    if not principal.operator:
+        raise APIError(
+            403,
+            "only the operator's admins (tenant 'default') register model endpoints",
+            code="permission_denied",
+        )
+    tenant = principal.tenant_for(body.tenant)
+    state = _state(request)
+    state.directory().tenant(tenant)  # 404 for an unknown tenant
     record = (
-        _state(request)
-        .registry()
+        state.registry()
         .add_openai(
-            principal.tenant.name,
+            tenant,
             body.name,
             body.urls,
             model_id=body.model_id,

@@ -34,7 +34,8 @@ class AuditWriter:
     requests a second. ``close()`` writes what is still queued."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        # Opened here, so that a trail that cannot open stops the server from starting.
+        self._trail = open_audit(settings)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=MAX_PENDING)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -57,7 +58,7 @@ class AuditWriter:
         return [item for item in items if isinstance(item, dict)], _STOP in items
 
     def _run(self) -> None:
-        trail = open_audit(self._settings)
+        trail = self._trail
         try:
             stopping = False
             while not stopping:

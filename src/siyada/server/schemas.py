@@ -194,6 +194,8 @@ class ModelCreate(BaseModel):
     registered on the server with ``siyada models add``."""
 
     model_config = ConfigDict(extra="forbid")
+    tenant: str | None = None
+    """The tenant the model is for (the operator's own when omitted)."""
     name: Annotated[str, Field(min_length=1, max_length=64)]
     urls: Annotated[list[str], Field(min_length=1, max_length=64)]
     model_id: Annotated[str, Field(min_length=1, max_length=200)]
