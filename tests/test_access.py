@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import stat
 import threading
 import time
@@ -518,3 +519,16 @@ def test_tokens_are_charged_for_cut_streams_and_embeddings(tmp_path: Path) -> No
             assert embedded.status_code == 200
             assert quotas.usage(f"key:{key.id}")["tokens"] > charged
     quotas.close()
+
+
+def test_anonymous_upload_is_refused_before_its_body_is_read(base_url: str) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            b"POST /v1/collections/x/documents HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 400000000\r\n\r\n"
+        )  # and never the 400 MB: the answer must not wait for them
+        reply = connection.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 401"), reply
+    assert "missing_api_key" in reply

@@ -269,6 +269,7 @@ def test_erase_identifier_removes_it_everywhere(tmp_path: Path) -> None:
     (sources / "rappel.md").write_text(
         f"# Rappel\n\nAppeler la boursière au +212{PHONE_DIGITS} avant lundi.\n"
     )
+    (sources / f"appel-0{PHONE_DIGITS}.md").write_text("# Appel\n\nRappeler lundi.\n")
     home = tmp_path / "data"
     assert siyada(home, "ingest", "-c", "bourses", str(sources)).returncode == 0
     asked = siyada(
@@ -279,9 +280,14 @@ def test_erase_identifier_removes_it_everywhere(tmp_path: Path) -> None:
     erased = siyada(home, "erase", "--identifier", f"+212 {PHONE[1:]}", "--json")
     assert erased.returncode == 0, erased.stderr
     report = json.loads(erased.stdout)
-    assert report["chunks"] == 2 and report["documents"] == 2
+    assert report["chunks"] == 2 and report["documents"] == 3
     assert report["conversation_turns"] >= 1
-    assert sorted(Path(p).name for p in report["source_files"]) == ["dossier.md", "rappel.md"]
+    assert sorted(Path(p).name for p in report["source_files"]) == [
+        f"appel-0{PHONE_DIGITS}.md",
+        "dossier.md",
+        "rappel.md",
+    ]
+    assert not report["log_not_emptied"]
     kept = _data_bytes(home)
     assert PHONE_DIGITS.encode() not in kept.replace(b" ", b"")
     assert b"56 78" not in kept
@@ -314,9 +320,11 @@ def test_erase_document_removes_it_and_its_uploaded_copy(tmp_path: Path) -> None
     assert erased.returncode == 0, erased.stderr
     assert len(json.loads(erased.stdout)["deleted_copies"]) == 1
     assert CIN.encode() not in _data_bytes(tmp_path)
-    assert not json.loads(siyada(tmp_path, "search", "-c", "bourses", "--json", "bourse").stdout)[
-        "results"
-    ]
+    searched = siyada(tmp_path, "search", "-c", "bourses", "--json", "bourse")
+    assert not json.loads(searched.stdout)["results"]
+    (tmp_path / "uploads" / "1" / "left-over.md").write_text("x")
+    assert siyada(tmp_path, "collections", "delete", "bourses").returncode == 0
+    assert not (tmp_path / "uploads" / "1").exists()  # uploads go with their collection
 
 
 def test_erase_refuses_bad_input(tmp_path: Path) -> None:
@@ -335,6 +343,15 @@ def test_erase_refuses_bad_input(tmp_path: Path) -> None:
         ("+212612345678", "appelez le 06.12.34.56.78", "06.12.34.56.78"),
         ("0612345678", "رقم الهاتف ٠٦١٢٣٤٥٦٧٨", "٠٦١٢٣٤٥٦٧٨"),
         ("ab123456", "CIN: AB 123456 ok", "AB 123456"),
+        ("0612345678", "tel (+212) 612345678", "(+212) 612345678"),
+        ("0612345678", "tel +2120612345678.", "+2120612345678"),
+        ("06 12 34 56 78", "wa.me/212612345678", "212612345678"),
+        ("+212 6 12 34 56 78", "tel 0612345679", None),
+        (
+            "011780000012345678901234",
+            "IBAN MA64011780000012345678901234 ok",
+            "011780000012345678901234",
+        ),
         ("AB123456", "ref XAB1234567 and AB1234567", None),
         ("f.alaoui@exemple.ma", "ecrire a F.Alaoui@Exemple.ma merci", "F.Alaoui@Exemple.ma"),
     ],

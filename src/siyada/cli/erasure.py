@@ -100,6 +100,12 @@ def _print(report: ErasureReport, as_json: bool) -> None:
     )
     for path in report.deleted_copies:
         emit([f"deleted the uploaded copy {path}"])
+    if report.log_not_emptied:
+        typer.echo(
+            "warning: a running process (siyada serve?) kept the database's write-ahead log from "
+            "being emptied; run the erasure again once it is stopped",
+            err=True,
+        )
     for path in report.source_files:
         typer.echo(
             f"warning: the source file {path} still holds it: erase or replace it, or a "

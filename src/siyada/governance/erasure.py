@@ -11,6 +11,7 @@ outside the data directory are reported, since they are the operator's to handle
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from siyada.knowledge.store import ChunkRewrite
 ERASED = "[ERASED]"
 _SEPARATORS = r"[\s.\-/]*"
 _DIGITS = {str(n): f"[{n}{chr(0x660 + n)}{chr(0x6F0 + n)}]" for n in range(10)}
-_PHONE = re.compile(r"(?:\+212|00212|0)\(?0?\)?([5-8]\d{8})")
+_PHONE = re.compile(r"(?:\+?212|00212)?0?([5-8]\d{8})")
 _IGNORED = re.compile(r"[\s.\-/()]")
 
 
@@ -43,6 +44,8 @@ class ErasureReport:
     deleted_copies: list[str] = field(default_factory=list)
     source_files: list[str] = field(default_factory=list)
     """Files outside the data directory that held the content: the operator's to erase."""
+    log_not_emptied: bool = False
+    """A reader kept the write-ahead log (older page images) from being emptied."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class ErasureReport:
             "collections": self.collections,
             "deleted_copies": self.deleted_copies,
             "source_files": self.source_files,
+            "log_not_emptied": self.log_not_emptied,
         }
 
 
@@ -69,16 +73,20 @@ def identifier_pattern(value: str) -> re.Pattern[str]:
         raise ErasureError(f"{value!r} is too short to erase safely (at least 4 letters or digits)")
     phone = _PHONE.fullmatch(compact)
     if phone:
-        zero, two, one = _DIGITS["0"], _DIGITS["2"], _DIGITS["1"]
-        country = f"{two}{one}{two}"
-        prefix = rf"(?:\+\s*{country}|{zero}{zero}\s*{country}|{zero})\s*(?:\(\s*{zero}\s*\))?"
-        prefix += _SEPARATORS
-        body = _SEPARATORS.join(_DIGITS[d] for d in phone.group(1))
-        core = prefix + body
+        zero, country = _DIGITS["0"], "".join(_DIGITS[d] for d in "212")
+        # +212 6.., 00212 6.., (+212) 6.., +212 (0)6.., +2120 6.., 212 6.. (wa.me), 06..
+        international = rf"\(?\s*(?:\+|{zero}{zero})\s*{country}\s*\)?"
+        prefix = (
+            rf"(?:(?:{international}|{country})\s*(?:\(\s*{zero}\s*\)|{zero})?|{zero})"
+            + _SEPARATORS
+        )
+        core = prefix + _SEPARATORS.join(_DIGITS[d] for d in phone.group(1))
     else:
         core = _SEPARATORS.join(_DIGITS[c] if c in _DIGITS else re.escape(c) for c in compact)
-    # Not inside a longer number or word: 12345 is not erased from 9123456.
-    return re.compile(rf"(?<![\w@]){core}(?![\w@])", re.IGNORECASE)
+    # Not inside a longer number or word (12345 is not erased from 9123456), except a RIB
+    # inside its IBAN (MA64 + the 24 digits).
+    before = r"(?:(?<![\w@])|(?<=[Mm][Aa]\d\d))" if compact.isdigit() else r"(?<![\w@])"
+    return re.compile(rf"{before}{core}(?![\w@])", re.IGNORECASE)
 
 
 def _rewrite(
@@ -88,6 +96,11 @@ def _rewrite(
     collection = knowledge.collection(tenant, name)
     changed: list[tuple[int, Chunk]] = []
     paths: set[str] = set()
+    before = {document.id: document.path for document in knowledge.store.documents(collection)}
+    relabeled = knowledge.store.relabel_documents(
+        collection, lambda label: pattern.sub(ERASED, label)
+    )
+    paths |= {before[document_id] for document_id in relabeled}
     for chunk in knowledge.store.chunk_texts(collection):
         text, in_text = pattern.subn(ERASED, chunk.text)
         heading, in_heading = pattern.subn(ERASED, chunk.heading_path)
@@ -97,6 +110,8 @@ def _rewrite(
             )
             paths.add(chunk.document_path)
     if not changed:
+        if relabeled:
+            knowledge.index(collection)
         return 0, paths
     embedder = knowledge.embedder(collection.embedder)
     prepared = prepare_chunks([chunk for _, chunk in changed], embedder)
@@ -111,12 +126,8 @@ def _rewrite(
     return len(changed), paths
 
 
-def _uploads_root(knowledge: KnowledgeBase) -> Path:
-    return (knowledge.settings.data_dir / "uploads").resolve()
-
-
 def _dispose(knowledge: KnowledgeBase, paths: set[str], report: ErasureReport) -> None:
-    uploads = _uploads_root(knowledge)
+    uploads = knowledge.uploads_root
     for path in sorted(paths):
         source = Path(path)
         if source.resolve().is_relative_to(uploads):
@@ -127,10 +138,17 @@ def _dispose(knowledge: KnowledgeBase, paths: set[str], report: ErasureReport) -
             report.source_files.append(path)
 
 
-def _purge_freed_pages(knowledge: KnowledgeBase) -> None:
+def _purge_freed_pages(knowledge: KnowledgeBase, report: ErasureReport) -> None:
+    """Copy the write-ahead log into the database and empty it, so that the erased pages are
+    nowhere; a reader (a running server) can keep that from finishing: then say so."""
     db = connect(knowledge.settings.database_path)
     try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for _ in range(20):
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+            time.sleep(0.05)
+        report.log_not_emptied = True
     finally:
         db.close()
 
@@ -148,14 +166,14 @@ def erase_identifier(
     for tenant in tenants:
         for summary in knowledge.collections(tenant):
             chunks, documents = _rewrite(knowledge, tenant, summary.name, pattern)
-            if chunks:
+            if chunks or documents:
                 report.chunks += chunks
                 report.documents += len(documents)
                 report.collections.append(f"{tenant}/{summary.name}")
                 paths |= documents
         report.turns += conversations.erase(tenant, pattern, ERASED)
     _dispose(knowledge, paths, report)
-    _purge_freed_pages(knowledge)
+    _purge_freed_pages(knowledge, report)
     return report
 
 
@@ -167,5 +185,5 @@ def erase_document(knowledge: KnowledgeBase, tenant: str, document_id: int) -> E
     knowledge.index(collection)
     report = ErasureReport(chunks=chunks, documents=1, collections=[f"{tenant}/{collection.name}"])
     _dispose(knowledge, {document.path}, report)
-    _purge_freed_pages(knowledge)
+    _purge_freed_pages(knowledge, report)
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,9 +129,20 @@ class KnowledgeBase:
         return self.store.collections(tenant)
 
     def delete_collection(self, tenant: str, name: str) -> None:
+        """Delete the collection, its documents, chunks, index and uploaded files."""
         collection = self.collection(tenant, name)
         self.store.delete_collection(tenant, collection.name)
         self._indexes.drop(collection.id)
+        shutil.rmtree(self.uploads_dir(collection), ignore_errors=True)
+
+    @property
+    def uploads_root(self) -> Path:
+        return (self.settings.data_dir / "uploads").resolve()
+
+    def uploads_dir(self, collection: Collection) -> Path:
+        """Where the server keeps a collection's uploaded files: a folder named by its id
+        (ids are never reused)."""
+        return self.uploads_root / str(collection.id)
 
     def ingest(
         self,

@@ -128,18 +128,15 @@ def add_model(request: Request, principal: Admin, body: ModelCreate) -> dict[str
     tenant = principal.tenant_for(body.tenant)
     state = _state(request)
     state.directory().tenant(tenant)  # 404 for an unknown tenant
-    record = (
-        state.registry()
-        .add_openai(
-            tenant,
-            body.name,
-            body.urls,
-            model_id=body.model_id,
-            card=ModelCard(body.license, tuple(body.languages), "", body.description),
-            strategy=body.strategy,
-            context=body.context,
-            make_default=body.default,
-        )
+    record = state.registry().add_openai(
+        tenant,
+        body.name,
+        body.urls,
+        model_id=body.model_id,
+        card=ModelCard(body.license, tuple(body.languages), "", body.description),
+        strategy=body.strategy,
+        context=body.context,
+        make_default=body.default,
     )
     shown = record.to_dict()
     del shown["location"]

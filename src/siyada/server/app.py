@@ -19,6 +19,7 @@ from siyada.config import DEFAULT_TENANT, Settings
 from siyada.server import admin_routes, errors, openai_routes, siyada_routes
 from siyada.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from siyada.server.auditing import AuditMiddleware
+from siyada.server.auth import BearerRequired
 from siyada.server.state import ServerState
 
 
@@ -147,6 +148,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     static = resources.files("siyada.web").joinpath("static")
     app.mount("/", StaticFiles(directory=str(static), html=True), name="web")
     app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(BearerRequired, settings=settings)
     app.add_middleware(
         AuditMiddleware, writer=state.audit
     )  # outermost: refused bodies are recorded too

@@ -12,16 +12,47 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from siyada.config import DEFAULT_TENANT
+from siyada.config import DEFAULT_TENANT, Settings
 from siyada.governance.access import ApiKey, AuthenticationError, Role, Tenant
 from siyada.governance.quotas import QuotaExceeded
-from siyada.server.errors import APIError
+from siyada.server.asgi import ASGIApp, Receive, Scope, Send
+from siyada.server.errors import APIError, error_response
 from siyada.server.state import ServerState
 
 _bearer = HTTPBearer(
     auto_error=False,
     description="A Siyada API key (siyada_<prefix>_<secret>); `siyada keys create` makes one.",
 )
+
+
+def missing_key_message(settings: Settings) -> str:
+    return (
+        "missing API key: send 'Authorization: Bearer <key>'. The local admin key is in "
+        f"{settings.admin_key_path}; admins create keys with siyada keys create"
+    )
+
+
+class BearerRequired:
+    """401 for an API request with no bearer key at all, before its body is read: an
+    anonymous client cannot make the server spool a large upload only to be refused."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            headers = dict(scope.get("headers") or [])
+            if not headers.get(b"authorization", b"").lower().startswith(b"bearer "):
+                response = error_response(
+                    401,
+                    missing_key_message(self.settings),
+                    "missing_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -55,8 +86,7 @@ def _authenticate(
     if credentials is None:
         raise APIError(
             401,
-            "missing API key: send 'Authorization: Bearer <key>'. The local admin key is in "
-            f"{state.settings.admin_key_path}; admins create keys with siyada keys create",
+            missing_key_message(state.settings),
             code="missing_api_key",
             headers={"WWW-Authenticate": "Bearer"},
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from siyada.config import DEFAULT_TENANT
+from siyada.governance.erasure import erase_document
 from siyada.governance.pii import ENTITY_TYPES, mask, scan
 from siyada.knowledge import Filters
 from siyada.knowledge.parse import EXTENSIONS
@@ -137,10 +137,7 @@ def create_collection(
 
 @router.delete("/collections/{name}", tags=["knowledge"])
 def delete_collection(request: Request, principal: Editor, name: str) -> dict[str, Any]:
-    state = _state(request)
-    uploads = state.uploads(principal.tenant.name, name)
-    state.knowledge().delete_collection(principal.tenant.name, name)
-    shutil.rmtree(uploads, ignore_errors=True)  # uploaded copies go with their collection
+    _state(request).knowledge().delete_collection(principal.tenant.name, name)
     return {"name": name, "deleted": True}
 
 
@@ -163,10 +160,8 @@ def delete_document(
     found = [d for d in knowledge.store.documents(collection) if d.id == document_id]
     if not found:
         raise APIError(404, f"collection {name!r} has no document {document_id}", code="not_found")
-    knowledge.store.delete_documents(collection, [found[0].path])
-    uploaded = Path(found[0].path)
-    if uploaded.is_relative_to(_state(request).uploads(principal.tenant.name, name)):
-        uploaded.unlink(missing_ok=True)  # an uploaded copy is deleted with its document
+    # As siyada erase --document: the index is rebuilt and the uploaded copy deleted at once.
+    erase_document(knowledge, principal.tenant.name, document_id)
     return {"id": document_id, "deleted": True}
 
 

@@ -108,12 +108,9 @@ class ServerState:
             model.close()
 
     def uploads(self, tenant: str, collection: str) -> Path:
-        """Where a collection's uploaded files are kept: a folder named by its id."""
-        found = self.knowledge().collection(tenant, collection)
-        root = (self.settings.data_dir / "uploads").resolve()
-        folder = (root / str(found.id)).resolve()
-        assert folder.is_relative_to(root)
-        return folder
+        """Where a collection's uploaded files are kept."""
+        knowledge = self.knowledge()
+        return knowledge.uploads_dir(knowledge.collection(tenant, collection))
 
     def start_ingest(self, tenant: str, collection: str, paths: Sequence[Path]) -> Job:
         job = Job(uuid.uuid4().hex, tenant, collection)

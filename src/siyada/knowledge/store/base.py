@@ -6,7 +6,7 @@ generation, so a new store (PostgreSQL...) is one module that implements this Pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -159,4 +159,9 @@ class Store(Protocol):
 
     def rewrite_chunks(self, collection: Collection, rewrites: Sequence[ChunkRewrite]) -> None:
         """Replace chunks' text and index fields in one transaction."""
+        ...
+
+    def relabel_documents(self, collection: Collection, relabel: Callable[[str], str]) -> list[int]:
+        """Apply ``relabel`` to every document's path, name and title; the ids of those
+        changed."""
         ...

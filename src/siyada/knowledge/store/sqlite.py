@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -245,3 +245,21 @@ class SQLiteStore:
             )
             if rewrites:
                 self._bump(collection)
+
+    def relabel_documents(self, collection: Collection, relabel: Callable[[str], str]) -> list[int]:
+        changed: list[int] = []
+        with self._transaction():
+            self._owned(collection)
+            rows = self._db.execute(
+                "SELECT id, path, name, title FROM documents WHERE collection_id = ?",
+                (collection.id,),
+            ).fetchall()
+            for document_id, path, name, title in rows:
+                new = (relabel(path), relabel(name), relabel(title) if title else title)
+                if new != (path, name, title):
+                    self._db.execute(
+                        "UPDATE documents SET path = ?, name = ?, title = ? WHERE id = ?",
+                        (*new, document_id),
+                    )
+                    changed.append(document_id)
+        return changed
