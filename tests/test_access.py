@@ -532,3 +532,20 @@ def test_anonymous_upload_is_refused_before_its_body_is_read(base_url: str) -> N
         reply = connection.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 401"), reply
     assert "missing_api_key" in reply
+
+
+def test_bad_key_requests_get_400s(
+    tmp_path: Path, base_url: str, role_keys: dict[Role, dict[str, str]]
+) -> None:
+    admin = role_keys[Role.ADMIN]
+    for body in (
+        {"expires_at": "9999-12-31T23:59-01:00"},
+        {"expires_at": "tomorrow"},
+        {"role": "superuser"},
+        {"tenant": "nowhere"},
+    ):
+        response = httpx.post(f"{base_url}/v1/keys", headers=admin, json=body)
+        assert response.status_code in (400, 404), (body, response.text)
+        assert response.json()["error"]["message"]
+    cli = siyada(tmp_path, "keys", "create", "--expires", "0001-01-01T00:00+01:00")
+    assert cli.returncode == 2 and "not a usable ISO date" in cli.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import sys
 from dataclasses import replace
 from typing import Annotated
 
@@ -62,9 +63,9 @@ def serve_command(
     typer.echo(f"Siyada is serving on {url} (API docs: /docs); Ctrl-C stops it.")
     state = "created now" if created else "kept"
     typer.echo(f"The local admin API key is in {settings.admin_key_path} ({state}, mode 0600).")
-    if host in LOOPBACK_HOSTS:
-        # On this machine only: open the web app already signed in (the key stays in the URL
-        # fragment, which browsers never send to the server).
+    if host in LOOPBACK_HOSTS and sys.stdout.isatty():
+        # On this machine, to a person (a terminal, not a service's log): the web app signed in
+        # (the key stays in the URL fragment, which browsers never send to the server).
         key = settings.admin_key_path.read_text().strip()
         typer.echo(f"Web app, signed in as the local admin: {url}#key={key}")
     uvicorn.run(

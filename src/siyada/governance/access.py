@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -111,16 +111,19 @@ def check_tenant_name(name: str) -> str:
 
 
 def parse_expiry(value: str) -> str:
-    """An ISO date or date-time (UTC when no zone is given), normalized; ValueError if not."""
+    """An ISO date-time (UTC when no zone is given), or a date (the key works through that
+    whole day, UTC), normalized; ValueError if not."""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if len(value.strip()) == len("2027-01-31"):
+            moment += timedelta(days=1)
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):
         raise ValueError(
-            f"{value!r} is not an ISO date (e.g. 2027-01-31 or 2027-01-31T18:00)"
+            f"{value!r} is not a usable ISO date (e.g. 2027-01-31 or 2027-01-31T18:00)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _secret(path: Path) -> bytes:
