@@ -18,7 +18,7 @@ from siyada import __version__
 from siyada.config import DEFAULT_TENANT, Settings
 from siyada.server import admin_routes, errors, openai_routes, siyada_routes
 from siyada.server.asgi import ASGIApp, Message, Receive, Scope, Send
-from siyada.server.auditing import AuditMiddleware
+from siyada.server.auditing import AuditMiddleware, RouteTemplates
 from siyada.server.auth import BearerRequired
 from siyada.server.state import ServerState
 
@@ -149,7 +149,6 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     app.mount("/", StaticFiles(directory=str(static), html=True), name="web")
     app.add_middleware(BodyLimit, limits=limits)
     app.add_middleware(BearerRequired, settings=settings)
-    app.add_middleware(
-        AuditMiddleware, writer=state.audit
-    )  # outermost: refused bodies are recorded too
+    # Outermost: requests refused for their size or for having no key are recorded too.
+    app.add_middleware(AuditMiddleware, writer=state.audit, templates=RouteTemplates(app.openapi))
     return app

@@ -9,11 +9,13 @@ import hashlib
 import json
 import logging
 import queue
+import re
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from starlette.routing import Route
+from starlette.routing import compile_path
 
 from siyada.config import Settings
 from siyada.governance.audit import open_audit
@@ -82,21 +84,43 @@ class AuditWriter:
         self._thread.join(timeout=60)
 
 
-def _action_and_resource(scope: Scope) -> tuple[str, str | None]:
+class RouteTemplates:
+    """The API's path templates (from its OpenAPI schema), to name a request by its route even
+    when it was refused before routing (no key)."""
+
+    def __init__(self, schema: Callable[[], dict[str, Any]]) -> None:
+        self._schema = schema
+        self._compiled: list[tuple[str, re.Pattern[str]]] | None = None
+
+    def match(self, path: str) -> tuple[str, dict[str, str]] | None:
+        if self._compiled is None:
+            self._compiled = [
+                (template, compile_path(template)[0]) for template in self._schema()["paths"]
+            ]
+        for template, pattern in self._compiled:
+            found = pattern.match(path)
+            if found:
+                return template, found.groupdict()
+        return None
+
+
+def _action_and_resource(scope: Scope, templates: RouteTemplates) -> tuple[str, str | None]:
     """The route's template (not the path a client typed) and its parameters, with personal
     identifiers masked: the trail keeps no client text it cannot erase."""
-    route = scope.get("route")
-    if not isinstance(route, Route):
+    found = templates.match(scope["path"])
+    if found is None:
         return f"{scope['method']} (no such route)", None
-    parameters = {name: mask(str(value)) for name, value in scope.get("path_params", {}).items()}
-    resource = json.dumps(parameters, ensure_ascii=False, sort_keys=True) if parameters else None
-    return f"{scope['method']} {route.path}", resource
+    template, parameters = found
+    masked = {name: mask(str(value)) for name, value in parameters.items()}
+    resource = json.dumps(masked, ensure_ascii=False, sort_keys=True) if masked else None
+    return f"{scope['method']} {template}", resource
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, writer: AuditWriter) -> None:
+    def __init__(self, app: ASGIApp, writer: AuditWriter, templates: RouteTemplates) -> None:
         self.app = app
         self.writer = writer
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIX):
@@ -128,7 +152,7 @@ class AuditMiddleware:
             await self.app(scope, hashing_receive, hashing_send)
         finally:
             principal = scope.get("state", {}).get("principal")
-            action, resource = _action_and_resource(scope)
+            action, resource = _action_and_resource(scope, self.templates)
             await self.writer.submit(
                 tenant=principal.tenant.name if principal else "-",
                 key_id=principal.key.prefix if principal else None,
