@@ -70,14 +70,22 @@ class Quotas:
             (subject, kind, window, amount, amount),
         )
 
+    @staticmethod
+    def applies(key: ApiKey, tenant: Tenant) -> bool:
+        """Whether any limit applies to requests with this key (else nothing is counted)."""
+        return any(
+            limit.requests_per_minute is not None or limit.tokens_per_day is not None
+            for limit in _limits(key, tenant)
+        )
+
     def admit(self, key: ApiKey, tenant: Tenant, now: float | None = None) -> None:
         """Count one request, or raise QuotaExceeded (counting nothing) when a limit is reached."""
         now = time.time() if now is None else now
         minute = int(now // MINUTE) * MINUTE
         day = int(now // DAY) * DAY
-        limits = [limit for limit in _limits(key, tenant) if limit.requests_per_minute is not None]
-        if not limits and all(limit.tokens_per_day is None for limit in _limits(key, tenant)):
+        if not self.applies(key, tenant):
             return  # nothing to count: no write (every request would queue for the lock)
+        limits = [limit for limit in _limits(key, tenant) if limit.requests_per_minute is not None]
         with transaction(self._db):
             for limit in _limits(key, tenant):
                 if limit.tokens_per_day is not None and (

@@ -6,6 +6,7 @@ of ``Reader``, ``Editor`` or ``Admin``; the route gets the caller's ``Principal`
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from siyada.config import DEFAULT_TENANT, Settings
 from siyada.governance.access import ApiKey, AuthenticationError, Role, Tenant
-from siyada.governance.quotas import QuotaExceeded
+from siyada.governance.quotas import QuotaExceeded, Quotas
 from siyada.server.asgi import ASGIApp, Receive, Scope, Send
 from siyada.server.errors import APIError, error_response
 from siyada.server.state import ServerState
@@ -79,9 +80,11 @@ class Principal:
         return requested
 
 
-def _authenticate(
+async def _authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Role
 ) -> Principal:
+    """On the event loop: checking a key is one indexed read and an HMAC (~15 µs), cheaper
+    than a hop to a worker thread; only counting against a quota (a write) takes one."""
     state: ServerState = request.app.state.siyada
     if credentials is None:
         raise APIError(
@@ -105,7 +108,8 @@ def _authenticate(
             code="permission_denied",
         )
     try:
-        state.quotas().admit(key, tenant)
+        if Quotas.applies(key, tenant):
+            await asyncio.to_thread(lambda: state.quotas().admit(key, tenant))
     except QuotaExceeded as error:
         raise APIError(
             429,
@@ -117,11 +121,11 @@ def _authenticate(
 
 
 def _require(needed: Role) -> object:
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     ) -> Principal:
-        return _authenticate(request, credentials, needed)
+        return await _authenticate(request, credentials, needed)
 
     dependency.__name__ = f"require_{needed.value}"
     return Depends(dependency)
