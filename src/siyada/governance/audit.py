@@ -112,7 +112,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from time import monotonic, sleep
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -931,6 +931,22 @@ class _Keys:
     public_pem: str = field(default="")
 
 
+class EntryFields(TypedDict, total=False):
+    """``AuditTrail.entry()``'s arguments."""
+
+    tenant: Required[str]
+    action: Required[str]
+    outcome: Required[str]
+    key_id: str | None
+    resource: str | None
+    request_id: str | None
+    inputs: Sequence[str | bytes]
+    outputs: Sequence[str | bytes]
+    sensitive_resource: bool
+    input_digests: Sequence[str]
+    output_digests: Sequence[str]
+
+
 class AuditTrail:
     """The audit trail of one data directory. Safe to share between threads; any number of
     processes may append to the same log."""
@@ -1127,42 +1143,13 @@ class AuditTrail:
 
     # -- appending ----------------------------------------------------------------------------
 
-    def record(
-        self,
-        *,
-        tenant: str,
-        action: str,
-        outcome: str,
-        key_id: str | None = None,
-        resource: str | None = None,
-        request_id: str | None = None,
-        inputs: Sequence[str | bytes] = (),
-        outputs: Sequence[str | bytes] = (),
-        sensitive_resource: bool = False,
-        input_digests: Sequence[str] = (),
-        output_digests: Sequence[str] = (),
-    ) -> int:
-        """Append a record; returns its sequence number. Inputs and outputs are hashed here
-        and only their digests kept; ``input_digests`` and ``output_digests`` are digests the
-        caller computed already (``digest()``'s form, e.g. of a body hashed as it streamed),
-        recorded after those. A ``sensitive_resource`` is kept as ``pseudonym()``."""
-        return self.record_batch(
-            [
-                self.entry(
-                    tenant=tenant,
-                    action=action,
-                    outcome=outcome,
-                    key_id=key_id,
-                    resource=resource,
-                    request_id=request_id,
-                    inputs=inputs,
-                    outputs=outputs,
-                    sensitive_resource=sensitive_resource,
-                    input_digests=input_digests,
-                    output_digests=output_digests,
-                )
-            ]
-        )
+    def record(self, **fields: Unpack[EntryFields]) -> int:
+        """Append a record (``entry()``'s arguments); returns its sequence number. Inputs and
+        outputs are hashed here and only their digests kept; ``input_digests`` and
+        ``output_digests`` are digests the caller computed already (``digest()``'s form, e.g.
+        of a body hashed as it streamed), recorded after those. A ``sensitive_resource`` is
+        kept as ``pseudonym()``."""
+        return self.record_batch([self.entry(**fields)])
 
     def entry(
         self,
