@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from siyada.assistant.script import script_policy
 from siyada.config import DEFAULT_TENANT, Settings
 from siyada.governance.access import PiiPolicy, Role, open_directory
 from siyada.governance.erasure import ErasureError, identifier_pattern
 from siyada.knowledge import KnowledgeBase
+from siyada.lang import Label
 from siyada.models import ModelCard, ModelRegistry
 from siyada.server import create_app
 from tests.cli import siyada
@@ -377,3 +379,10 @@ def test_cli_ingest_can_mask_identifiers(tmp_path: Path) -> None:
     assert siyada(home, "ingest", "-c", "plain", "--embedder", "none", str(sources)).returncode == 0
     again = siyada(home, "ingest", "-c", "plain", "--mask-pii", str(sources))
     assert again.returncode == 2 and "without --mask-pii" in again.stderr
+
+
+def test_identifiers_keep_their_letters_in_a_tifinagh_answer() -> None:
+    policy = script_policy(Label.ZGH_TFNG)
+    shown = policy.apply(f"Tasnat n CIN {CIN} d imayl {EMAIL}, azul fellawen.")
+    assert CIN in shown and EMAIL in shown
+    assert "ⴰⵣⵓⵍ" in shown  # the words around them are in Tifinagh

@@ -8,10 +8,15 @@ in Tamazight Latin letters; the answer is then transliterated word for word.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from siyada.lang import Label, identify_spans, transliterate
+
+_NOT_WORDS = re.compile(r"[^\s@]+@[^\s@]+\.\w+|[\w-]*\d{3,}[\w-]*")
+"""E-mail addresses, and tokens with three digits in a row (CIN, phone, RIB, amounts): left
+as they are. Arabizi words have digits too (3, 7, 9), never three in a row."""
 
 
 class ArabiziAnswer(StrEnum):
@@ -31,6 +36,18 @@ class ScriptPolicy:
     converts: frozenset[Label] = frozenset()
     """Spans of the answer in these languages are transliterated to ``answer``'s script."""
 
+    def _convert(self, text: str) -> str:
+        """``text`` in the answer's script, but for identifiers, numbers and e-mail addresses
+        (a CIN's letters or an address written in Tifinagh would be wrong)."""
+        pieces = []
+        position = 0
+        for kept in _NOT_WORDS.finditer(text):
+            pieces.append(transliterate(text[position : kept.start()], self.writes, self.answer))
+            pieces.append(kept.group())
+            position = kept.end()
+        pieces.append(transliterate(text[position:], self.writes, self.answer))
+        return "".join(pieces)
+
     def apply(self, text: str) -> str:
         if not self.converts or not text.strip():
             return text
@@ -40,7 +57,7 @@ class ScriptPolicy:
             if span.label not in self.converts:
                 continue
             pieces.append(text[position : span.start])
-            pieces.append(transliterate(span.text, self.writes, self.answer))
+            pieces.append(self._convert(span.text))
             position = span.end
         pieces.append(text[position:])
         return "".join(pieces)

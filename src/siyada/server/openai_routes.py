@@ -145,7 +145,7 @@ def _answer(
             ),
             max_tokens=body.answer_tokens(),
             temperature=body.temperature,
-            stop=body.stops(),
+            stop=tuple(privacy.outgoing(stop) for stop in body.stops()),
             timeout=state.settings.answer_timeout,
             seed=body.seed,
         )
