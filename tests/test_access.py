@@ -108,7 +108,6 @@ def role_keys(home: Path, base_url: str) -> dict[Role, dict[str, str]]:
 
 def test_keys_are_shown_once_kept_as_keyed_hashes_and_revocable(home: Path) -> None:
     directory = _directory(home)
-    directory.ensure_tenant(DEFAULT_TENANT)
     key, secret = directory.create_key(DEFAULT_TENANT, Role.READER, "laptop")
     assert re.fullmatch(r"siyada_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", secret)
     assert secret.split("_")[1] == key.prefix
@@ -296,7 +295,6 @@ def test_token_quota_per_day_counts_answers(tmp_path: Path) -> None:
 def test_64_clients_on_one_key_never_pass_the_quota(tmp_path: Path) -> None:
     limit = 40
     directory = _directory(tmp_path)
-    directory.ensure_tenant(DEFAULT_TENANT)
     _, secret = directory.create_key(DEFAULT_TENANT, Role.READER, requests_per_minute=limit)
     directory.close()
     statuses: list[int] = []

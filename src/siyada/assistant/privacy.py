@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from siyada.assistant.errors import PersonalDataRefused
 from siyada.governance.access import PiiPolicy
-from siyada.governance.pii import Pseudonymizer, StreamRestorer, mask, scan
+from siyada.governance.pii import Entity, Pseudonymizer, StreamRestorer, mask, scan
 from siyada.governance.pii.pseudonymize import with_known_spellings
 
 ANSWER_PATH_MIN_SCORE = 0.3
@@ -25,6 +25,13 @@ class PrivacyGuard:
         self.policy = policy
         self._pseudonymizer = Pseudonymizer(min_score=ANSWER_PATH_MIN_SCORE)
         self._spellings: dict[str, str] = {}
+        self._scanned: dict[str, list[Entity]] = {}
+
+    def _scan(self, text: str) -> list[Entity]:
+        """Each text of the exchange scanned once (``learn``, then ``outgoing``)."""
+        if text not in self._scanned:
+            self._scanned[text] = scan(text, min_score=ANSWER_PATH_MIN_SCORE)
+        return self._scanned[text]
 
     def learn(self, texts: Iterable[str]) -> None:
         """Note the identifiers in every text of the exchange first, so that each is replaced
@@ -33,7 +40,7 @@ class PrivacyGuard:
             if self.policy is PiiPolicy.PSEUDONYMIZE:
                 self._pseudonymizer.learn(text)
             else:
-                for entity in scan(text, min_score=ANSWER_PATH_MIN_SCORE):
+                for entity in self._scan(text):
                     self._spellings.setdefault(entity.text, entity.type)
 
     def outgoing(self, text: str, *, from_asker: bool = False) -> str:
@@ -49,8 +56,7 @@ class PrivacyGuard:
                     f"the question holds personal data ({kinds}); this tenant's policy refuses "
                     "such questions: ask again without it"
                 )
-        entities = scan(text, min_score=ANSWER_PATH_MIN_SCORE)
-        return mask(text, with_known_spellings(text, entities, self._spellings))
+        return mask(text, with_known_spellings(text, self._scan(text), self._spellings))
 
     def restorer(self) -> StreamRestorer | None:
         """Puts the real values back into a streamed answer (pseudonymize only)."""

@@ -6,24 +6,17 @@ The command line is the operator's: it acts on the data directory directly, with
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from siyada.cli.common import emit, fail, record_action
+from siyada.cli.common import directory_of, emit, fail, record_action
 from siyada.config import DEFAULT_TENANT, Settings
-from siyada.database import SchemaError
 from siyada.governance.access import (
-    AccessError,
     ApiKey,
-    Directory,
     PiiPolicy,
     Role,
     Tenant,
-    open_directory,
     parse_expiry,
 )
 
@@ -44,22 +37,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
 
-@contextmanager
-def _directory(ctx: typer.Context) -> Iterator[Directory]:
-    settings: Settings = ctx.find_root().obj
-    try:
-        directory = open_directory(settings)
-    except (OSError, sqlite3.Error, SchemaError) as error:
-        raise fail(f"cannot open {settings.database_path}: {error}", 1) from None
-    try:
-        directory.ensure_tenant(DEFAULT_TENANT)
-        yield directory
-    except AccessError as error:
-        raise fail(str(error)) from None
-    finally:
-        directory.close()
-
-
 def _limit(value: int | None) -> str:
     return "no limit" if value is None else str(value)
 
@@ -77,7 +54,7 @@ def _tenant_row(tenant: Tenant, as_json: bool) -> str:
 @tenants_app.command("list")
 def list_tenants(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the tenants."""
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         emit(_tenant_row(tenant, as_json) for tenant in directory.tenants())
 
 
@@ -98,7 +75,7 @@ def create_tenant(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a tenant; then give it keys with: siyada keys create --tenant NAME."""
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         tenant = directory.create_tenant(
             name,
             pii_policy=pii_policy,
@@ -130,7 +107,7 @@ def update_tenant(
         changes["tokens_per_day"] = None if no_token_limit else tokens_per_day
     if not changes:
         raise fail("nothing to change: give --pii-policy, --requests-per-minute, --tokens-per-day")
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         updated = directory.update_tenant(name, **changes)
     record_action(ctx, "tenants.update", resource=name, inputs=[repr(sorted(changes.items()))])
     emit([_tenant_row(updated, as_json)])
@@ -141,7 +118,7 @@ def delete_tenant(ctx: typer.Context, name: str) -> None:
     """Delete a tenant and its keys (its collections and models must be deleted first)."""
     if name == DEFAULT_TENANT:
         raise fail("the operator's own tenant cannot be deleted")
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         directory.delete_tenant(name)
     record_action(ctx, "tenants.delete", resource=name)
     typer.echo(f"deleted tenant {name}")
@@ -170,7 +147,7 @@ def list_keys(
     as_json: JsonFlag = False,
 ) -> None:
     """List keys (prefix, tenant, role, state); secrets are never shown again."""
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         emit(_key_row(key, as_json) for key in directory.keys(tenant or _global_tenant(ctx)))
 
 
@@ -198,7 +175,7 @@ def create_key(
     except ValueError as error:
         raise fail(str(error)) from None
     chosen = tenant or ctx.find_root().obj.tenant
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         key, secret = directory.create_key(
             chosen,
             role,
@@ -221,7 +198,7 @@ def create_key(
 @keys_app.command("revoke")
 def revoke_key(ctx: typer.Context, prefix: str, as_json: JsonFlag = False) -> None:
     """Revoke a key by its prefix; requests with it are refused from now on."""
-    with _directory(ctx) as directory:
+    with directory_of(ctx) as directory:
         revoked = directory.revoke_key(prefix)
     record_action(ctx, "keys.revoke", resource=f"{revoked.tenant}/{revoked.prefix}")
     emit([_key_row(revoked, as_json)])

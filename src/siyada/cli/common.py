@@ -7,13 +7,14 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from siyada.config import DEFAULT_TENANT, Settings
+from siyada.config import Settings
 from siyada.database import SchemaError
-from siyada.governance.access import AccessError, Tenant, open_directory
+from siyada.governance.access import AccessError, Directory, Tenant, open_directory
 from siyada.governance.audit import AuditError, open_audit
 from siyada.lang import parse_label
 from siyada.lang.labels import Label
@@ -91,21 +92,26 @@ def write(pieces: Iterable[str]) -> None:
         raise typer.Exit(1) from None
 
 
-def current_tenant(ctx: typer.Context) -> Tenant:
-    """The tenant the command acts for (``--tenant``; the operator's own by default)."""
+@contextmanager
+def directory_of(ctx: typer.Context) -> Iterator[Directory]:
+    """The tenants and keys of the data directory; refusals end the command with a message."""
     settings: Settings = ctx.find_root().obj
     try:
         directory = open_directory(settings)
     except (OSError, sqlite3.Error, SchemaError) as error:
         raise fail(f"cannot open {settings.database_path}: {error}", 1) from None
     try:
-        if settings.tenant == DEFAULT_TENANT:
-            return directory.ensure_tenant(DEFAULT_TENANT)
-        return directory.tenant(settings.tenant)
+        yield directory
     except AccessError as error:
         raise fail(str(error)) from None
     finally:
         directory.close()
+
+
+def current_tenant(ctx: typer.Context) -> Tenant:
+    """The tenant the command acts for (``--tenant``; the operator's own by default)."""
+    with directory_of(ctx) as directory:
+        return directory.tenant(ctx.find_root().obj.tenant)
 
 
 def record_action(

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from siyada.assistant.conversations import Conversations
-from siyada.cli.common import emit, fail, record_action
+from siyada.cli.common import directory_of, emit, fail, record_action
 from siyada.cli.knowledge import open_knowledge
 from siyada.config import Settings
-from siyada.governance.access import AccessError, open_directory
+from siyada.governance.access import AccessError
 from siyada.governance.erasure import (
     ErasureError,
     ErasureReport,
@@ -59,11 +59,8 @@ def erase_command(
             conversations = Conversations(settings.database_path)
             tenants = [settings.tenant]
             if all_tenants:
-                directory = open_directory(settings)
-                try:
+                with directory_of(ctx) as directory:
                     tenants = [tenant.name for tenant in directory.tenants()]
-                finally:
-                    directory.close()
             report = erase_identifier(knowledge, conversations, identifier, tenants)
     except (ErasureError, StoreError, AccessError) as error:
         raise fail(str(error)) from None

@@ -186,15 +186,6 @@ class Directory:
             raise AccessError(f"tenant {name!r} already exists") from None
         return self.tenant(name)
 
-    def ensure_tenant(self, name: str) -> Tenant:
-        """The tenant, created with the defaults if it does not exist (the operator's own)."""
-        with transaction(self._db):
-            self._db.execute(
-                "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, ?)",
-                (check_tenant_name(name), now_iso()),
-            )
-        return self.tenant(name)
-
     def tenant(self, name: str) -> Tenant:
         row = self._db.execute(
             "SELECT name, pii_policy, requests_per_minute, tokens_per_day, created_at"
@@ -334,9 +325,8 @@ def open_directory(settings: Settings) -> Directory:
 
 
 def ensure_local_admin(directory: Directory, key_file: Path) -> bool:
-    """On first start: the operator's tenant and an admin key, written to ``key_file`` (mode
+    """On first start: an admin key of the operator's tenant, written to ``key_file`` (mode
     0600). True when it was created now; nothing changes while the file exists."""
-    directory.ensure_tenant(DEFAULT_TENANT)
     if key_file.exists():
         return False
     _, secret = directory.create_key(DEFAULT_TENANT, Role.ADMIN, "local admin")

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from siyada import __version__
-from siyada.config import DEFAULT_TENANT, Settings
+from siyada.config import Settings
 from siyada.server import admin_routes, errors, openai_routes, siyada_routes
 from siyada.server.asgi import ASGIApp, Message, Receive, Scope, Send
 from siyada.server.auditing import AuditMiddleware, RouteTemplates
@@ -108,7 +108,6 @@ async def _too_large(send: Send, limit: int) -> None:
 def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
     state = ServerState(settings)
-    state.directory().ensure_tenant(DEFAULT_TENANT)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -69,6 +69,13 @@ class Pseudonymizer:
         self._counters: dict[str, int] = {}
         self._taken: set[str] = set()
         self._spellings: dict[str, str] = {}
+        self._scanned: dict[str, list[Entity]] = {}
+
+    def _scan(self, text: str) -> list[Entity]:
+        """``scan`` once per text of the exchange: ``learn`` and ``pseudonymize`` share it."""
+        if text not in self._scanned:
+            self._scanned[text] = scan(text, types=self._types, min_score=self._min_score)
+        return self._scanned[text]
 
     def _placeholder(self, entity_type: str, value: str) -> str:
         key = (entity_type, canonical(entity_type, value))
@@ -89,7 +96,7 @@ class Pseudonymizer:
         """Note the identifiers in ``text`` without replacing them: call it on every text of
         an exchange first, so that a value is replaced wherever it appears, even in a text
         pseudonymized before the one that showed it is an identifier."""
-        for entity in scan(text, types=self._types, min_score=self._min_score):
+        for entity in self._scan(text):
             self._spellings.setdefault(entity.text, entity.type)
 
     def pseudonymize(self, text: str) -> str:
@@ -97,7 +104,7 @@ class Pseudonymizer:
         instance identified in other texts, wherever they appear)."""
         if "[" in text:
             self._taken.update(match.group(0) for match in NUMBERED_PLACEHOLDER.finditer(text))
-        entities = scan(text, types=self._types, min_score=self._min_score)
+        entities = self._scan(text)
         for entity in entities:
             self._spellings.setdefault(entity.text, entity.type)
         entities = with_known_spellings(text, entities, self._spellings)
